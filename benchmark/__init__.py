@@ -1,0 +1,1 @@
+"""Hyperparameter benchmarking of image-classification networks on Ray."""

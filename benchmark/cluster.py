@@ -1,0 +1,65 @@
+"""Connecting to Ray: an embedded local instance by default, an existing cluster on request.
+
+The embedded instance is sized to the machine, binds its dashboard to 127.0.0.1, and keeps
+workers' log lines off the terminal unless asked (the platform prints its own progress).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from benchmark.errors import BenchError
+
+
+class ClusterError(BenchError):
+    """Ray could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class RayConnection:
+    address: str
+    dashboard_url: str | None
+    resources: dict[str, float]
+
+
+def connect_ray(
+    address: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    dashboard: bool = True,
+    worker_logs: bool = False,
+) -> RayConnection:
+    """Start (or join, with ``address``) Ray in this process; idempotent."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    if ray.is_initialized():
+        # Joined already (a notebook, a test fixture, or a Ray job's driver).
+        return _describe(dashboard_url=None)
+    options: dict = {"log_to_driver": worker_logs, "logging_level": "WARNING"}
+    if address is None:
+        options.update(
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            include_dashboard=dashboard,
+            dashboard_host="127.0.0.1",
+        )
+    else:
+        options["address"] = address
+    try:
+        context = ray.init(**options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        target = address or "a local Ray instance"
+        raise ClusterError(f"cannot start or reach {target}: {error}") from None
+    return _describe(dashboard_url=context.dashboard_url or None)
+
+
+def _describe(dashboard_url: str | None) -> RayConnection:
+    import ray
+
+    return RayConnection(
+        address=ray.get_runtime_context().gcs_address,
+        dashboard_url=f"http://{dashboard_url}" if dashboard_url else None,
+        resources=dict(ray.cluster_resources()),
+    )

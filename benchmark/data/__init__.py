@@ -1,0 +1,60 @@
+"""Datasets by name, with one interface: ``get_dataset`` → ``DatasetBundle`` → ``make_loader``.
+
+```python
+bundle = get_dataset("cifar10", "data", val_fraction=0.1, split_seed=0)
+loader = make_loader(bundle, "train", batch_size=128, augment="standard", device=device)
+for epoch in range(epochs):
+    loader.set_epoch(epoch)
+    for images, labels in loader:  # float32 (B, C, H, W) normalised, int64 (B,), on device
+        ...
+```
+
+``list_datasets``/``describe_datasets`` make the registry discoverable (``bench
+datasets``), ``fetch_dataset`` downloads ahead of time (``bench data fetch``). Nothing here
+imports Ray: the training loop hands in its rank, world size and device.
+"""
+
+from benchmark.data import sources as _sources  # noqa: F401  (registers every dataset)
+from benchmark.data.augment import PRESETS, AugmentConfig, resolve_augment
+from benchmark.data.bundle import DatasetBundle, FileSplit, ImageSplit, SourceData, TensorSplit
+from benchmark.data.download import OFFLINE_ENV, offline_requested
+from benchmark.data.loader import BatchLoader, make_loader
+from benchmark.data.registry import (
+    DatasetSummary,
+    FetchResult,
+    dataset_defaults,
+    dataset_entry,
+    describe_datasets,
+    fetch_dataset,
+    get_dataset,
+    list_datasets,
+    register_dataset,
+)
+from benchmark.data.sharding import ShardPlan
+from benchmark.data.sources.caltech import S2_CLASSES
+
+__all__ = [
+    "OFFLINE_ENV",
+    "PRESETS",
+    "S2_CLASSES",
+    "AugmentConfig",
+    "BatchLoader",
+    "DatasetBundle",
+    "DatasetSummary",
+    "FetchResult",
+    "FileSplit",
+    "ImageSplit",
+    "ShardPlan",
+    "SourceData",
+    "TensorSplit",
+    "dataset_defaults",
+    "dataset_entry",
+    "describe_datasets",
+    "fetch_dataset",
+    "get_dataset",
+    "list_datasets",
+    "make_loader",
+    "offline_requested",
+    "register_dataset",
+    "resolve_augment",
+]

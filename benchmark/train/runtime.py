@@ -1,0 +1,118 @@
+"""Where the per-worker loop meets Ray Train, and the stand-in for running it directly.
+
+The loop asks its runtime for rank, world size and device, hands it the model to wrap for
+DDP, and gives it each epoch's metrics and checkpoint. ``RayTrainRuntime`` forwards these to
+``ray.train``; ``LocalRuntime`` keeps them in memory so that the same loop runs in a plain
+process (benchmarks, notebooks, tests of the loop itself). Nothing here knows about Tune.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+STATE_FILE = "state.pt"
+
+
+class WorkerRuntime(Protocol):
+    rank: int
+    world_size: int
+    device: torch.device
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module: ...
+
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None: ...
+
+    def restored_state(self) -> dict[str, Any] | None: ...
+
+    def flush_reports(self) -> None: ...
+
+
+def save_state(directory: Path, state: dict[str, Any]) -> Path:
+    """Write a checkpoint's training state; the file holds only tensors and plain data."""
+    path = directory / STATE_FILE
+    torch.save(state, path)
+    return path
+
+
+def load_state(directory: Path) -> dict[str, Any]:
+    """Read a checkpoint written by ``save_state``; refuses pickled code (weights_only)."""
+    return torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+class RayTrainRuntime:
+    """The runtime inside a Ray Train worker: DDP via Ray's helpers, reports to Ray Train."""
+
+    def __init__(self) -> None:
+        import ray.train
+        import ray.train.torch
+
+        context = ray.train.get_context()
+        self.rank = context.get_world_rank()
+        self.world_size = context.get_world_size()
+        self.device = ray.train.torch.get_device()
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        if self.world_size == 1:
+            # A single worker needs no process-group collectives: skip the DDP wrapper.
+            return model.to(self.device)
+        import ray.train.torch
+
+        return ray.train.torch.prepare_model(model, move_to_device=self.device)
+
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+        import ray.train
+
+        if state is None:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as directory:
+            save_state(Path(directory), state)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+
+    def restored_state(self) -> dict[str, Any] | None:
+        import ray.train
+
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as directory:
+            return load_state(Path(directory))
+
+    def flush_reports(self) -> None:
+        """Block until Ray Train has registered every report (and checkpoint) sent so far."""
+        import ray.train
+
+        ray.train.get_all_reported_checkpoints(timeout_s=120)
+
+
+@dataclass
+class LocalRuntime:
+    """Runs the loop in this process: one worker, reports and checkpoints kept in memory."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    resume_from: dict[str, Any] | None = None
+    rank: int = 0
+    world_size: int = 1
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[int | str, dict[str, Any]] = field(default_factory=dict)
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(self.device)
+
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+        self.reports.append(dict(metrics))
+        if state is not None:
+            key = "final" if state.get("final") else state["epoch"]
+            self.states[key] = copy.deepcopy(state)
+
+    def restored_state(self) -> dict[str, Any] | None:
+        return self.resume_from
+
+    def flush_reports(self) -> None:
+        """Reports are kept in memory as they are made: nothing is in flight."""

@@ -1,0 +1,25 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Tests never reach beyond this machine: datasets and weights must already be on disk.
+os.environ["BENCH_OFFLINE"] = "1"
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One embedded Ray instance (2 CPUs, no dashboard) shared by every test that needs it.
+
+    Starting Ray costs tens of seconds on a 2-core machine, so it is started once, on first
+    use, and shut down when the session ends.
+    """
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
