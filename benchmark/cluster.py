@@ -23,6 +23,18 @@ class RayConnection:
     resources: dict[str, float]
 
 
+def prepare_ray_environment() -> None:
+    """Set Ray's process-wide switches before Ray is first imported.
+
+    Every node runs the same installed environment (the lock file, or the Docker image), so
+    Ray's ``uv run`` hook, which would re-create the driver's environment for each worker
+    from a packaged copy of the working directory and needs ``uv`` on every node's PATH,
+    is turned off; so is usage reporting. Values already set by the user win.
+    """
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
 def connect_ray(
     address: str | None = None,
     num_cpus: int | None = None,
@@ -31,7 +43,7 @@ def connect_ray(
     worker_logs: bool = False,
 ) -> RayConnection:
     """Start (or join, with ``address``) Ray in this process; idempotent."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    prepare_ray_environment()
     import ray
 
     if ray.is_initialized():

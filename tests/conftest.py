@@ -6,9 +6,11 @@ import os
 
 import pytest
 
+from benchmark.cluster import prepare_ray_environment
+
 # Tests never reach beyond this machine: datasets and weights must already be on disk.
 os.environ["BENCH_OFFLINE"] = "1"
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+prepare_ray_environment()
 
 
 @pytest.fixture(scope="session")
