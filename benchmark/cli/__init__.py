@@ -36,12 +36,16 @@ def cli() -> None:
 def _register_commands() -> None:
     from benchmark.cli import data as data_commands
     from benchmark.cli import models as models_commands
+    from benchmark.cli import sweep as sweep_commands
     from benchmark.cli import train as train_commands
 
     cli.add_command(models_commands.models)
     cli.add_command(data_commands.datasets)
     cli.add_command(data_commands.data)
     cli.add_command(train_commands.train)
+    for command in (sweep_commands.validate, sweep_commands.submit, sweep_commands.resume,
+                    sweep_commands.status, sweep_commands.logs):  # fmt: skip
+        cli.add_command(command)
 
 
 _register_commands()

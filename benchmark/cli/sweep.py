@@ -1,0 +1,195 @@
+"""`bench validate`, `bench submit`, `bench resume`, `bench status`, `bench logs`: sweeps."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.errors import BenchError
+
+_set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override a key of the sweep file, e.g. --set search.trials_per_cell=4; repeatable.",
+)
+_results_option = click.option(
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Output root: results go to RESULTS_DIR/<sweep-name>/<sweep-id>/.",
+)
+_address_option = click.option(
+    "--address",
+    default=None,
+    help="A running Ray cluster: its dashboard URL (http://host:8265) for job submission.",
+)
+
+
+@click.command()
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@_set_option
+def validate(sweep_file, overrides) -> None:
+    """Check SWEEP_FILE (schema, names, values) without running anything."""
+    from benchmark.spec import load_sweep
+    from benchmark.sweep.cells import plan_sweep
+
+    plan = plan_sweep(load_sweep(sweep_file, overrides), source=sweep_file)
+    click.echo(
+        f"{sweep_file}: valid — {len(plan.cells)} cells × {plan.trials_per_cell} trials"
+        f" = {plan.total_trials} trials"
+    )
+
+
+@click.command()
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@_set_option
+@_results_option
+@_address_option
+@click.option("--dry-run", is_flag=True, help="Print the resolved sweep and exit.")
+@click.option("--follow", is_flag=True, help="With --address: stream the job's logs.")
+@click.option("--resume", "resume_id", default=None, metavar="SWEEP_ID", help="Continue a sweep.")
+@click.option("--sweep-id", default=None, hidden=True, help="Use this id (remote jobs).")
+@click.option("--quiet", is_flag=True, help="No live progress; print only the summary.")
+def submit(sweep_file, overrides, results_dir, address, dry_run, follow, resume_id, sweep_id,
+           quiet) -> None:  # fmt: skip
+    """Run every architecture × dataset cell of SWEEP_FILE as a Ray Tune sweep."""
+    from benchmark.spec import load_sweep
+    from benchmark.sweep.cells import plan_sweep
+
+    plan = plan_sweep(load_sweep(sweep_file, overrides), source=sweep_file)
+    if dry_run:
+        _print_plan(plan)
+        return
+    if address and _is_job_address(address):
+        from benchmark.sweep.remote import follow_job, submit_remote
+
+        submission = submit_remote(sweep_file, overrides, address, results_dir, resume_id)
+        click.echo(f"sweep id {submission.sweep_id}: job {submission.job_id} submitted")
+        click.echo(f"dashboard: {submission.dashboard_url}")
+        if follow:
+            status = follow_job(address, submission.job_id, click.echo)
+            if status != "SUCCEEDED":
+                raise click.exceptions.Exit(1)
+        return
+    from benchmark.sweep.run import resume_sweep, start_sweep
+
+    console = Console(stderr=True)
+    if resume_id:
+        outcome = resume_sweep(resume_id, results_dir, address, console, quiet)
+    else:
+        outcome = start_sweep(sweep_file, overrides, results_dir, sweep_id, address, console, quiet)
+    _print_outcome(outcome)
+
+
+@click.command()
+@click.argument("sweep_id")
+@_results_option
+@_address_option
+@click.option("--quiet", is_flag=True, help="No live progress; print only the summary.")
+def resume(sweep_id, results_dir, address, quiet) -> None:
+    """Continue an interrupted sweep: finished trials are kept, unfinished ones restarted."""
+    from benchmark.sweep.run import resume_sweep
+
+    outcome = resume_sweep(sweep_id, results_dir, address, Console(stderr=True), quiet)
+    _print_outcome(outcome)
+
+
+@click.command()
+@click.argument("sweep_id", required=False)
+@_results_option
+@_address_option
+def status(sweep_id, results_dir, address) -> None:
+    """Show every sweep under the results directory, or one sweep's trials."""
+    if address:
+        from benchmark.sweep.remote import job_status
+
+        click.echo(job_status(address, sweep_id))
+        return
+    from pathlib import Path
+
+    from benchmark.sweep.store import SweepDirectory, list_sweeps
+
+    if sweep_id is None:
+        table = Table("sweep", "id", "state", "trials", title=f"sweeps under {results_dir}/")
+        for directory in list_sweeps(Path(results_dir)):
+            table.add_row(
+                directory.sweep_name,
+                directory.sweep_id,
+                directory.state()["state"],
+                str(len(directory.records())),
+            )
+        Console().print(table)
+        return
+    directory = SweepDirectory.find(Path(results_dir), sweep_id)
+    click.echo(f"sweep {directory.sweep_name} {sweep_id}: {directory.state()['state']}")
+    _print_records(directory.records())
+
+
+@click.command()
+@click.argument("sweep_id")
+@_address_option
+def logs(sweep_id, address) -> None:
+    """Print the logs of a sweep submitted to a cluster (its Ray job)."""
+    from benchmark.sweep.remote import job_logs
+
+    if not address:
+        raise BenchError("bench logs needs --address (the cluster's dashboard URL)")
+    click.echo(job_logs(address, sweep_id), nl=False)
+
+
+def _is_job_address(address: str) -> bool:
+    """Dashboard URLs go to the Jobs API; ``auto`` or ``host:port`` join as a driver."""
+    return address.startswith(("http://", "https://"))
+
+
+def _print_plan(plan) -> None:
+    console = Console()
+    resources = plan.spec.resources
+    console.print(
+        f"sweep [bold]{plan.spec.name}[/]: {plan.spec.search.algorithm}, objectives "
+        + ", ".join(f"{o.direction} {o.metric}" for o in plan.spec.objectives)
+        + f"; scheduler {plan.spec.scheduler.type}; each trial {resources.workers} worker(s) × "
+        f"{resources.cpus_per_worker:g} CPU, {resources.gpus_per_worker:g} GPU"
+    )
+    table = Table("cell", "trials", "searched", "fixed")
+    for cell in plan.cells:
+        fixed = {k: v for k, v in cell.base_config.items() if k not in {"data_dir"}}
+        table.add_row(
+            cell.key,
+            f"{plan.trials_per_cell} + {plan.spec.repeats} repeats",
+            ", ".join(f"{k}~{d.type}" for k, d in cell.space.items()) or "—",
+            ", ".join(f"{k}={v}" for k, v in fixed.items()),
+        )
+    console.print(table)
+    console.print(f"{plan.total_trials} trials in all")
+
+
+def _print_outcome(outcome) -> None:
+    directory = outcome.directory
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts().items()))
+    state = "interrupted" if outcome.interrupted else "finished"
+    click.echo(f"sweep {directory.sweep_id} {state}: {counts or 'no trials'}; {directory.path}")
+
+
+def _print_records(records) -> None:
+    table = Table("trial", "cell", "phase", "status", "best_val_accuracy", "train_time_s", "error")
+    for record in records:
+        metrics = record["metrics"]
+        table.add_row(
+            record["trial_id"],
+            record["cell"],
+            record["phase"],
+            record["status"],
+            _figure(metrics.get("best_val_accuracy")),
+            _figure(metrics.get("train_time_s")),
+            record["error"] or "",
+        )
+    Console().print(table)
+
+
+def _figure(value) -> str:
+    return "—" if value is None else f"{value:.4g}"

@@ -1,0 +1,225 @@
+"""Cells: the architecture × dataset pairs of a sweep, and the trial configs they produce.
+
+A cell holds everything fixed for its trials (the sweep's ``fixed``, the dataset's and the
+architecture's own, the dataset options, targets and data directory) and the search space
+that applies to it (the shared ``space`` with the architecture's own entries on top). A
+trial's config is the cell's base config with the sampled values and the trial's seed set.
+Building every cell's config once with a representative sample checks the values of a
+sweep file (``lr: -1``, ``model.depth: 0``) before anything is started.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.spec import SweepFileError, SweepSpec
+from benchmark.spec.loader import plain_message
+from benchmark.spec.schema import Choice, Distribution, IntRange, LogUniform, Uniform
+from benchmark.train.config import TrialConfig, TrialConfigError
+
+DEFAULT_TRIALS_PER_CELL = 10
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One architecture × dataset pair; every cell of a sweep gets the same budget."""
+
+    index: int
+    architecture_label: str
+    dataset_label: str
+    base_config: dict[str, Any]
+    space: dict[str, Distribution] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.architecture_label}/{self.dataset_label}"
+
+    @property
+    def architecture(self) -> str:
+        return self.base_config["architecture"]
+
+    @property
+    def dataset(self) -> str:
+        return self.base_config["dataset"]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will run: its cells, the budget of each, and the seeds it will use."""
+
+    spec: SweepSpec
+    cells: list[Cell]
+    trials_per_cell: int
+
+    @property
+    def search_trials(self) -> int:
+        return len(self.cells) * self.trials_per_cell
+
+    @property
+    def total_trials(self) -> int:
+        return len(self.cells) * (self.trials_per_cell + self.spec.repeats)
+
+    def cell(self, key: str) -> Cell:
+        return next(cell for cell in self.cells if cell.key == key)
+
+    def search_seed(self, trial_number: int) -> int:
+        """Trial k of every cell uses the same seed, so cells differ only by what they are."""
+        return self.spec.search.seed + trial_number
+
+    def repeat_seed(self, repeat_number: int) -> int:
+        """Repeats use seeds no search trial used."""
+        return self.spec.search.seed + self.trials_per_cell + repeat_number
+
+
+def plan_sweep(
+    spec: SweepSpec, source: str | Path = "<sweep>", root: Path | None = None
+) -> SweepPlan:
+    """The cells of ``spec`` with validated configs; ``SweepFileError`` names a bad value.
+
+    ``root`` anchors a relative ``data_dir`` (trials run in other processes and other
+    directories, so they get an absolute path).
+    """
+    root = root or Path.cwd()
+    data_dir = Path(spec.data_dir)
+    data_dir = data_dir if data_dir.is_absolute() else (root / data_dir).resolve()
+    cells = []
+    for arch in spec.architectures:
+        for dataset in spec.datasets:
+            base: dict[str, Any] = {}
+            for fixed in (spec.fixed, dataset.fixed, arch.fixed):
+                base = merge_values(base, fixed)
+            base.update(
+                architecture=arch.architecture,
+                dataset=dataset.dataset,
+                data_dir=str(data_dir),
+                offline=spec.offline or bool(base.get("offline", False)),
+            )
+            if dataset.options:
+                base["dataset_options"] = {**base.get("dataset_options", {}), **dataset.options}
+            if spec.targets:
+                base["targets"] = list(spec.targets)
+            space = {**spec.space, **arch.space}
+            cells.append(Cell(len(cells), arch.name, dataset.name, base, space))
+    grid_size = _grid_size(cells) if spec.search.algorithm == "grid" else None
+    trials_per_cell = spec.search.trials_per_cell or grid_size or DEFAULT_TRIALS_PER_CELL
+    if grid_size is not None and trials_per_cell > grid_size:
+        raise SweepFileError(
+            source,
+            "search.trials_per_cell",
+            f"the grid has {grid_size} points; use at most that many trials per cell",
+        )
+    plan = SweepPlan(spec, cells, trials_per_cell)
+    for cell in cells:
+        _check_cell_config(plan, cell, source)
+    return plan
+
+
+def trial_config(cell: Cell, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The config of one trial of ``cell``: its base, the sampled ``params``, its ``seed``."""
+    return {**merge_values(cell.base_config, params), "seed": seed}
+
+
+def merge_values(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``updates`` set; ``"model.width"`` keys set nested values."""
+    result = copy.deepcopy(base)
+    for key, value in updates.items():
+        *parents, leaf = key.split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            node[leaf] = merge_values(node[leaf], value)
+        else:
+            node[leaf] = copy.deepcopy(value)
+    return result
+
+
+def representative_params(space: dict[str, Distribution]) -> list[dict[str, Any]]:
+    """Samples at the edges of every distribution: enough to catch an impossible value."""
+    low = {key: _edge(distribution, 0) for key, distribution in space.items()}
+    high = {key: _edge(distribution, -1) for key, distribution in space.items()}
+    return [low, high] if low != high else [low]
+
+
+def _edge(distribution: Distribution, end: int) -> Any:
+    if isinstance(distribution, Choice):
+        return distribution.values[end]
+    if isinstance(distribution, (Uniform, LogUniform, IntRange)):
+        return (distribution.low, distribution.high)[end]
+    raise TypeError(f"unknown distribution {distribution!r}")
+
+
+def grid_points(space: dict[str, Distribution]) -> list[dict[str, Any]]:
+    """Every combination of the choices of ``space``, in file order (first key slowest)."""
+    points: list[dict[str, Any]] = [{}]
+    for key, distribution in space.items():
+        assert isinstance(distribution, Choice), "grid spaces hold choices only"
+        points = [{**point, key: value} for point in points for value in distribution.values]
+    return points
+
+
+def _grid_size(cells: list[Cell]) -> int:
+    return min(len(grid_points(cell.space)) for cell in cells)
+
+
+def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
+    for params in representative_params(cell.space):
+        config = trial_config(cell, params, plan.search_seed(0))
+        try:
+            TrialConfig.from_dict(config, source="")
+        except TrialConfigError as error:
+            key, _, problem = str(error).removeprefix(": ").partition(": ")
+            if key == "(root)":
+                # A check across keys ("warmup_epochs (5) must be below epochs (3)"): its
+                # message starts with the key it is about.
+                key = problem.removeprefix("Value error, ").split(" ")[0].rstrip(":")
+            got = ""
+            if problem.startswith("Input should"):
+                found, value = _lookup(config, key)
+                got = f"got {value!r}, " if found and not isinstance(value, (dict, list)) else ""
+            where = _where_set(plan.spec, cell, key)
+            message = f"{plain_message(problem)} ({got}cell {cell.key})"
+            raise SweepFileError(source, where, message) from None
+    scheduler = plan.spec.scheduler
+    epochs = cell.base_config.get("epochs", TrialConfig.model_fields["epochs"].default)
+    if scheduler.type != "none" and scheduler.grace_period > (scheduler.max_epochs or epochs):
+        raise SweepFileError(
+            source,
+            "scheduler.grace_period",
+            f"{scheduler.grace_period} epochs is beyond the trials' {epochs} epochs",
+        )
+
+
+def _where_set(spec: SweepSpec, cell: Cell, key: str) -> str:
+    """The sweep-file key path that set trial option ``key`` for ``cell``."""
+    top = key.split(".")[0]
+    arch_index = next(
+        i for i, a in enumerate(spec.architectures) if a.name == cell.architecture_label
+    )
+    data_index = next(i for i, d in enumerate(spec.datasets) if d.name == cell.dataset_label)
+    arch, dataset = spec.architectures[arch_index], spec.datasets[data_index]
+    candidates = [
+        (f"architectures[{arch_index}].space", arch.space),
+        ("space", spec.space),
+        (f"architectures[{arch_index}].fixed", arch.fixed),
+        (f"datasets[{data_index}].fixed", dataset.fixed),
+        ("fixed", spec.fixed),
+    ]
+    for prefix, values in candidates:
+        if key in values or top in values:
+            # Nested values (``fixed: {early_stopping: {patience: 0}}``) name the leaf.
+            return f"{prefix}.{key}"
+    return key
+
+
+def _lookup(config: dict[str, Any], key: str) -> tuple[bool, Any]:
+    """The value at dotted ``key`` of ``config``, and whether there is one."""
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node

@@ -1,0 +1,211 @@
+"""Running a sweep on Ray Tune, fresh or resumed, and checking it fits the cluster first.
+
+One Tune experiment runs every trial of every cell: ``CellSearcher`` gives each cell its
+own Optuna study and budget, ``CellScheduler`` its own early-stopping rule, and as many
+trials run at once as the cluster can hold (capped by ``search.max_concurrent``). Each
+trial is a light Tune driver around a Ray Train job (``trainable``); its record is written
+by ``TrialRecorder`` the moment it finishes, so an interrupted sweep loses no finished work
+and ``resume_sweep`` continues the same experiment with the same sweep id.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from benchmark.cluster import connect_ray
+from benchmark.spec import SweepFileError, load_sweep
+from benchmark.spec.schema import Resources
+from benchmark.sweep.cells import SweepPlan, plan_sweep
+from benchmark.sweep.store import SweepDirectory, new_sweep_id
+from benchmark.train.job import WorkerResources
+
+TRIAL_DRIVER_MEMORY_BYTES = 64 * 1024**2
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    directory: SweepDirectory
+    records: list[dict[str, Any]]
+    interrupted: bool = False
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        return counts
+
+
+def start_sweep(
+    sweep_file: str | Path,
+    overrides: tuple[str, ...] = (),
+    results_dir: str | Path = "results",
+    sweep_id: str | None = None,
+    address: str | None = None,
+    console: Console | None = None,
+    quiet: bool = False,
+) -> SweepOutcome:
+    """Validate ``sweep_file``, create its directory, and run it to the end."""
+    spec = load_sweep(sweep_file, overrides)
+    plan = plan_sweep(spec, source=sweep_file)
+    # Trials run in other processes and directories: pin the data directory absolutely.
+    spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
+    directory = SweepDirectory.create(Path(results_dir), spec, sweep_id or new_sweep_id())
+    return _run(plan, directory, sweep_file, address, console, quiet, resume=False)
+
+
+def resume_sweep(
+    sweep_id: str,
+    results_dir: str | Path = "results",
+    address: str | None = None,
+    console: Console | None = None,
+    quiet: bool = False,
+) -> SweepOutcome:
+    """Continue sweep ``sweep_id``: finished trials kept, unfinished ones restarted."""
+    directory = SweepDirectory.find(Path(results_dir), sweep_id)
+    plan = plan_sweep(load_sweep(directory.spec_file), source=directory.spec_file)
+    return _run(plan, directory, directory.spec_file, address, console, quiet, resume=True)
+
+
+def _run(
+    plan: SweepPlan,
+    directory: SweepDirectory,
+    source: str | Path,
+    address: str | None,
+    console: Console | None,
+    quiet: bool,
+    resume: bool,
+) -> SweepOutcome:
+    console = console or Console(stderr=True)
+    connection = connect_ray(address=address)
+    concurrency = trials_at_once(plan, connection.resources, source)
+    if not quiet:
+        where = connection.dashboard_url or "no dashboard (install ray[default] for one)"
+        console.print(
+            f"sweep [bold]{plan.spec.name}[/] id [bold]{directory.sweep_id}[/]: "
+            f"{len(plan.cells)} cells × {plan.trials_per_cell} trials"
+            f"{f' + {plan.spec.repeats} repeats' if plan.spec.repeats else ''}, "
+            f"{concurrency} at once; dashboard: {where}"
+        )
+    directory.write_state("running", resumed=resume)
+    tuner, scheduler = _tuner(plan, directory, concurrency, resume)
+    _attach_callbacks(tuner, plan, directory, scheduler, console, quiet)
+    interrupted = False
+    try:
+        tuner.fit()
+    except KeyboardInterrupt:
+        interrupted = True
+    directory.write_state("interrupted" if interrupted else "finished")
+    return SweepOutcome(directory, directory.records(), interrupted)
+
+
+def trials_at_once(plan: SweepPlan, cluster: dict[str, float], source: str | Path) -> int:
+    """How many trials fit on the cluster at once; a trial that never fits is an error."""
+    resources = plan.spec.resources
+    cpus, gpus = resources.workers * resources.cpus_per_worker, _trial_gpus(resources)
+    have_cpus, have_gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
+    if cpus > have_cpus:
+        raise SweepFileError(
+            source,
+            "resources",
+            f"a trial needs {cpus:g} CPUs ({resources.workers} workers × "
+            f"{resources.cpus_per_worker:g}) but the cluster has {have_cpus:g}; "
+            "lower resources.workers or resources.cpus_per_worker",
+        )
+    if gpus > have_gpus:
+        raise SweepFileError(
+            source,
+            "resources.gpus_per_worker",
+            f"a trial needs {gpus:g} GPUs but the cluster has {have_gpus:g}; "
+            "set resources.gpus_per_worker: 0 to train on CPUs",
+        )
+    fit = math.floor(have_cpus / cpus)
+    if gpus > 0:
+        fit = min(fit, math.floor(have_gpus / gpus + 1e-9))
+    wanted = plan.spec.search.max_concurrent or plan.total_trials
+    return max(1, min(fit, wanted, plan.total_trials))
+
+
+def _trial_gpus(resources: Resources) -> float:
+    return resources.workers * resources.gpus_per_worker
+
+
+def _quiet_tune() -> None:
+    """Keep Tune's and Optuna's own output off the terminal: the live view replaces it.
+
+    Tune's automatic loggers (CSV, JSON, TensorBoard) are off too: a trial's record in
+    ``trials/`` is the record, and TensorBoard cannot log a trial's nested reports.
+    """
+    import optuna
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume: bool):
+    _quiet_tune()
+    from ray import tune
+
+    from benchmark.sweep.scheduling import CellScheduler
+    from benchmark.sweep.search import CellSearcher
+    from benchmark.sweep.trainable import run_sweep_trial
+
+    resources = plan.spec.resources
+    trainable = tune.with_parameters(
+        run_sweep_trial,
+        cells={cell.key: cell for cell in plan.cells},
+        resources=WorkerResources(
+            resources.workers, resources.cpus_per_worker, resources.gpus_per_worker
+        ),
+        train_storage=str(directory.train_dir),
+        max_failures=plan.spec.max_failures,
+    )
+    # The trial's driver only waits on its Train job, whose workers hold the CPUs and GPUs;
+    # it reserves a little memory (Tune needs a non-empty request) and no CPU.
+    trainable = tune.with_resources(trainable, {"cpu": 0, "memory": TRIAL_DRIVER_MEMORY_BYTES})
+    if resume and tune.Tuner.can_restore(str(directory.tune_dir)):
+        tuner = tune.Tuner.restore(
+            str(directory.tune_dir), trainable, resume_unfinished=True, resume_errored=True
+        )
+        return tuner, tuner._local_tuner._tune_config.scheduler
+    scheduler = CellScheduler(plan)
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=CellSearcher(plan),
+            scheduler=scheduler,
+            num_samples=plan.total_trials,
+            max_concurrent_trials=concurrency,
+            time_budget_s=plan.spec.stop.time_budget_s,
+        ),
+        run_config=tune.RunConfig(
+            name=directory.tune_dir.name,
+            storage_path=str(directory.path),
+            verbose=0,
+            # Ray Train retries a trial's workers (max_failures); Tune must not re-run it.
+            failure_config=tune.FailureConfig(max_failures=0),
+        ),
+    )
+    return tuner, scheduler
+
+
+def _attach_callbacks(tuner, plan, directory, scheduler, console, quiet) -> None:
+    """Give the run this process's recorder and live view.
+
+    Tune pickles its run config into the experiment when the tuner is built and restores
+    it on resume, so the callbacks (which hold this process's console) are set after
+    that, on the tuner's run config, both for a fresh and for a resumed sweep.
+    """
+    from benchmark.sweep.progress import SweepProgress
+    from benchmark.sweep.records import TrialRecorder
+
+    tuner._local_tuner.get_run_config().callbacks = [
+        TrialRecorder(directory, scheduler.stopped),
+        SweepProgress(plan, console, quiet=quiet),
+    ]
