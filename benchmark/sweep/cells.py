@@ -5,7 +5,9 @@ architecture's own, the dataset options, targets and data directory) and the sea
 that applies to it (the shared ``space`` with the architecture's own entries on top). A
 trial's config is the cell's base config with the sampled values and the trial's seed set.
 Building every cell's config once with a representative sample checks the values of a
-sweep file (``lr: -1``, ``model.depth: 0``) before anything is started.
+sweep file (``lr: -1``, ``epochs: 0``) before anything is started; model
+hyperparameter *names* are checked by the loader, their values by the model builder when a
+trial starts.
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ from typing import Any
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
 from benchmark.sweep.cells import SweepPlan
+from benchmark.train.config import TrialConfig
 
 TIME_ATTRIBUTE = "epoch"
+DEFAULT_EPOCHS = TrialConfig.model_fields["epochs"].default
 
 
 class CellScheduler(FIFOScheduler):
@@ -26,6 +28,9 @@ class CellScheduler(FIFOScheduler):
         settings = plan.spec.scheduler
         self._kind = settings.type
         self._rules = {cell.key: _rule(plan, cell.base_config) for cell in plan.cells}
+        self._epochs = {
+            cell.key: cell.base_config.get("epochs", DEFAULT_EPOCHS) for cell in plan.cells
+        }
         self.stopped: dict[str, str] = {}
 
     def set_search_properties(self, metric, mode, **spec) -> bool:
@@ -44,6 +49,13 @@ class CellScheduler(FIFOScheduler):
         if rule is None or result.get("is_final"):
             return TrialScheduler.CONTINUE
         decision = rule.on_trial_result(tune_controller, trial, result)
+        last_epoch = trial.config.get("params", {}).get(
+            "epochs", self._epochs[trial.config["cell"]]
+        )
+        if decision == TrialScheduler.STOP and result.get(TIME_ATTRIBUTE, 0) >= last_epoch:
+            # A trial that has trained all its epochs goes on to its final evaluation: ASHA's
+            # top rung may sit at the last epoch, where stopping saves nothing.
+            decision = TrialScheduler.CONTINUE
         if decision == TrialScheduler.STOP:
             self.stopped[trial.trial_id] = (
                 f"{self._kind} stopped it at epoch {result.get(TIME_ATTRIBUTE)}: "
@@ -80,7 +92,7 @@ def _rule(plan: SweepPlan, base_config: dict[str, Any]) -> TrialScheduler | None
             time_attr=TIME_ATTRIBUTE,
             metric=settings.metric,
             mode=settings.direction,
-            max_t=settings.max_epochs or base_config.get("epochs", 10),
+            max_t=settings.max_epochs or base_config.get("epochs", DEFAULT_EPOCHS),
             grace_period=settings.grace_period,
             reduction_factor=settings.reduction_factor,
             # A trial that reaches the last epoch must go on to its final evaluation.

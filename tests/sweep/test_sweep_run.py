@@ -1,0 +1,129 @@
+"""A small real sweep, end to end: Tune + Optuna + ASHA + Ray Train on the embedded Ray.
+
+One sweep (2 architectures × digits, a 3-point learning-rate grid, two objectives, ASHA)
+serves several tests, since every trial costs about a minute of Ray start-up here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from benchmark.spec import SweepFileError, parse_sweep
+from benchmark.sweep.cells import plan_sweep
+from benchmark.sweep.run import start_sweep, trials_at_once
+
+GOOD_LR, HOPELESS_LR, HIGH_LR = 3e-3, 1e-7, 1e-2
+
+SWEEP = f"""
+name: e2e
+architectures: [simple_cnn, mlp]
+datasets: [digits]
+search:
+  algorithm: grid
+  objectives:
+    - metric: best_val_accuracy
+    - metric: train_time_s
+  max_concurrent: 2
+space:
+  lr: {{type: choice, values: [{GOOD_LR}, {HOPELESS_LR}, {HIGH_LR}]}}
+fixed:
+  epochs: 2
+  batch_size: 64
+  measure_inference: false
+scheduler:
+  type: asha
+  grace_period: 1
+  reduction_factor: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(local_ray, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    sweep_file = root / "e2e.yaml"
+    sweep_file.write_text(SWEEP)
+    outcome = start_sweep(
+        sweep_file, results_dir=root / "results", console=Console(quiet=True), quiet=True
+    )
+    return outcome
+
+
+def test_every_cell_gets_its_whole_budget(sweep):
+    by_cell: dict[str, list] = {}
+    for record in sweep.records:
+        by_cell.setdefault(record["cell"], []).append(record)
+    assert sorted(by_cell) == ["mlp/digits", "simple_cnn/digits"]
+    for records in by_cell.values():
+        assert sorted(r["params"]["lr"] for r in records) == sorted([GOOD_LR, HOPELESS_LR, HIGH_LR])
+        assert sorted(r["trial_number"] for r in records) == [0, 1, 2]
+        # Trial k of every cell uses the same seed, so cells differ only by what they are.
+        assert sorted(r["seed"] for r in records) == [0, 1, 2]
+    assert len({r["trial_id"] for r in sweep.records}) == 6
+
+
+def test_each_cells_study_saw_only_that_cells_trials(sweep):
+    studies = _studies(sweep.directory.tune_dir)
+    assert sorted(studies) == ["mlp/digits", "simple_cnn/digits"]
+    for cell, search in studies.items():
+        seen = sorted(trial.params["lr"] for trial in search._ot_study.trials)
+        assert seen == sorted(r["params"]["lr"] for r in sweep.records if r["cell"] == cell)
+        assert len(seen) == 3
+
+
+def test_two_trials_ran_at_the_same_time(sweep):
+    intervals = sorted((r["started_at"], r["finished_at"]) for r in sweep.records)
+    overlaps = [a for a, b in itertools.pairwise(intervals) if b[0] < a[1]]
+    assert overlaps, intervals
+
+
+def test_asha_stops_the_hopeless_trial_of_each_cell_early(sweep):
+    for cell in ("mlp/digits", "simple_cnn/digits"):
+        (hopeless,) = [
+            r for r in sweep.records if r["cell"] == cell and r["params"]["lr"] == HOPELESS_LR
+        ]
+        assert hopeless["status"] == "early_stopped"
+        assert "asha" in hopeless["error"]
+        assert [epoch["epoch"] for epoch in hopeless["history"]] == [1]
+        (good,) = [r for r in sweep.records if r["cell"] == cell and r["params"]["lr"] == GOOD_LR]
+        assert good["status"] == "completed"
+        assert good["metrics"]["best_val_accuracy"] > 0.5
+        assert good["epochs_completed"] == 2
+
+
+def test_multi_objective_search_yields_each_cells_pareto_set(sweep):
+    for cell, search in _studies(sweep.directory.tune_dir).items():
+        completed = [r for r in sweep.records if r["cell"] == cell and r["status"] == "completed"]
+        front = search._ot_study.best_trials
+        assert front
+        points = {
+            (r["metrics"]["best_val_accuracy"], r["metrics"]["train_time_s"]) for r in completed
+        }
+        expected = {
+            p for p in points if not any(q[0] >= p[0] and q[1] <= p[1] and q != p for q in points)
+        }
+        assert {tuple(trial.values) for trial in front} == expected
+
+
+def test_the_sweep_directory_holds_the_resolved_sweep_and_a_finished_state(sweep):
+    resolved = parse_sweep(sweep.directory.spec_file.read_text())
+    assert resolved.name == "e2e"
+    assert Path(resolved.data_dir).is_absolute()
+    assert sweep.directory.state()["state"] == "finished"
+
+
+def test_a_trial_larger_than_the_cluster_is_refused_before_it_starts():
+    plan = plan_sweep(parse_sweep(SWEEP, overrides=["resources.workers=3"]), source="e2e.yaml")
+    with pytest.raises(SweepFileError, match=r"e2e.yaml: resources: a trial needs 3 CPUs"):
+        trials_at_once(plan, {"CPU": 2.0}, "e2e.yaml")
+    assert trials_at_once(plan_sweep(parse_sweep(SWEEP)), {"CPU": 2.0}, "e2e.yaml") == 2
+
+
+def _studies(tune_dir: Path) -> dict:
+    (state_file,) = tune_dir.glob("searcher-state-*.pkl")
+    state = pickle.loads(state_file.read_bytes())
+    return state["_studies"]
