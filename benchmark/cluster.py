@@ -1,6 +1,8 @@
 """Connecting to Ray: an embedded local instance by default, an existing cluster on request.
 
-The embedded instance is sized to the machine, binds its dashboard to 127.0.0.1, and keeps
+The embedded instance is sized to the machine, binds its dashboard to 127.0.0.1 (it is on
+by default: besides showing the cluster, it serves the state API through which Ray Train
+releases the resources of a trial that was stopped early or killed), and keeps
 workers' log lines off the terminal unless asked (the platform prints its own progress).
 """
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import BenchError
+from benchmark.yaml_values import load_yaml
 
 
 class OverrideError(BenchError):
@@ -26,7 +27,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not separator or not all(part.strip() for part in path):
         raise OverrideError(f"--set {text!r}: expected key.path=value, e.g. --set lr=0.01")
     try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+        value = load_yaml(raw_value) if raw_value.strip() else ""
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise OverrideError(f"--set {text!r}: value is not valid YAML ({problem})") from None

@@ -15,13 +15,17 @@ prepare_ray_environment()
 
 @pytest.fixture(scope="session")
 def local_ray():
-    """One embedded Ray instance (2 CPUs, no dashboard) shared by every test that needs it.
+    """One embedded Ray instance (2 CPUs) shared by every test that needs it, started the way
+    ``bench`` starts it.
 
     Starting Ray costs tens of seconds on a 2-core machine, so it is started once, on first
-    use, and shut down when the session ends.
+    use, and shut down when the session ends. It has its dashboard: Ray Train releases the
+    resources of a stopped trial through the state API the dashboard serves.
     """
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    from benchmark.cluster import connect_ray
+
+    connect_ray(num_cpus=2)
     yield ray
     ray.shutdown()

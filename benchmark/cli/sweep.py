@@ -173,6 +173,8 @@ def _print_outcome(outcome) -> None:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts().items()))
     state = "interrupted" if outcome.interrupted else "finished"
     click.echo(f"sweep {directory.sweep_id} {state}: {counts or 'no trials'}; {directory.path}")
+    if outcome.interrupted:
+        click.echo(f"continue it with: bench resume {directory.sweep_id}")
 
 
 def _print_records(records) -> None:

@@ -24,6 +24,7 @@ from benchmark.spec.schema import (
     SweepSpec,
     Uniform,
 )
+from benchmark.yaml_values import load_yaml
 
 # The distribution classes by the ``type`` that pydantic puts in an error's location.
 _DISTRIBUTIONS: dict[str, type[BaseModel]] = {
@@ -70,7 +71,7 @@ def parse_sweep(
 ) -> SweepSpec:
     """Like ``load_sweep`` for YAML text already in hand (``source`` names it in errors)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""

@@ -10,8 +10,10 @@ and ``resume_sweep`` continues the same experiment with the same sweep id.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,13 +97,17 @@ def _run(
     directory.write_state("running", resumed=resume)
     tuner, scheduler = _tuner(plan, directory, concurrency, resume)
     _attach_callbacks(tuner, plan, directory, scheduler, console, quiet)
-    interrupted = False
-    try:
+    started = time.monotonic()
+    # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
+    with contextlib.suppress(KeyboardInterrupt):
         tuner.fit()
-    except KeyboardInterrupt:
-        interrupted = True
+    records = directory.records()
+    budget = plan.spec.stop.time_budget_s
+    out_of_time = budget is not None and time.monotonic() - started >= budget
+    # Ctrl-C makes Tune stop and return early: the sweep is then unfinished, resumable.
+    interrupted = len(records) < plan.total_trials and not out_of_time
     directory.write_state("interrupted" if interrupted else "finished")
-    return SweepOutcome(directory, directory.records(), interrupted)
+    return SweepOutcome(directory, records, interrupted)
 
 
 def trials_at_once(plan: SweepPlan, cluster: dict[str, float], source: str | Path) -> int:

@@ -135,7 +135,7 @@ def train_once(
 
     validated = TrialConfig.from_dict(config)
     check_names(validated)
-    connect_ray(address=address, dashboard=False)
+    connect_ray(address=address)
     name = f"{validated.architecture}-{validated.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     return run_training_job(
         validated.model_dump(), resources, storage_path, name, max_failures=max_failures
