@@ -15,6 +15,7 @@ from typing import Any
 from ray.tune import Callback
 
 from benchmark.sweep.store import SweepDirectory
+from benchmark.sweep.trainable import RECORDED
 
 EARLY_STOPPED = "early_stopped"
 FAILED = "failed"
@@ -52,6 +53,8 @@ class TrialRecorder(Callback):
         self._write(trial, error=_trial_error(trial))
 
     def _write(self, trial, error: str | None) -> None:
+        if (trial.last_result or {}).get(RECORDED):
+            return  # finished before a resume; its record is already on disk
         record = build_record(
             trial_id=trial.trial_id,
             sweep_id=self._directory.sweep_id,

@@ -169,7 +169,7 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
         resources=WorkerResources(
             resources.workers, resources.cpus_per_worker, resources.gpus_per_worker
         ),
-        train_storage=str(directory.train_dir),
+        directory=directory,
         max_failures=plan.spec.max_failures,
     )
     # The trial's driver only waits on its Train job, whose workers hold the CPUs and GPUs;

@@ -28,6 +28,7 @@ PHASE_SEARCH = "search"
 PHASE_REPEAT = "repeat"
 STATUS_FAILED = "failed"
 STATUS_COMPLETED = "completed"
+FINAL_WITH_METRICS = (STATUS_COMPLETED, "diverged")
 
 
 class CellSearcher(Searcher):
@@ -114,6 +115,8 @@ class CellSearcher(Searcher):
         self._finished[cell_key] += 1
         final = result if result and result.get("is_final") else None
         failed = error or (final is not None and final.get("status") == STATUS_FAILED)
+        if final is not None and final.get("status") not in FINAL_WITH_METRICS:
+            final = None  # stopped early (its record says so): no final metrics
         study = self._studies[cell_key]
         if study is not None:
             # A trial stopped early has no final metrics: Optuna records it as pruned.

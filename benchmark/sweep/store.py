@@ -91,6 +91,10 @@ class SweepDirectory:
         path = self.trials_dir / f"{record['trial_id']}.json"
         write_atomically(path, json.dumps(record, default=str))
 
+    def read_record(self, trial_id: str) -> dict[str, Any] | None:
+        path = self.trials_dir / f"{trial_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
     def records(self) -> list[dict[str, Any]]:
         """Every finished trial's record, in the order the trials were created."""
         records = [json.loads(p.read_text()) for p in self.trials_dir.glob("*.json")]

@@ -3,17 +3,19 @@
 Each Tune trial is a light driver (it asks Tune for no CPU of its own); the work runs in the
 ``TorchTrainer`` it launches, whose workers' reports reach Tune through
 ``TuneReportCallback``. The Train run is named after the Tune trial, so a trial restarted
-by ``bench resume`` continues from its own last checkpoint. A job that fails for good is
+by ``bench resume`` continues from its own last checkpoint, and a trial that had already
+finished (its record is on disk, but the sweep was killed before Tune saved that) is not
+run again: its recorded result is handed back to Tune instead. A job that fails for good is
 reported once more from here, as a final ``failed`` result with its reason, so that the
 sweep records it and goes on.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from benchmark.sweep.cells import Cell, trial_config
+from benchmark.sweep.store import SweepDirectory
 from benchmark.train.job import WorkerResources, run_training_job
 
 
@@ -21,20 +23,24 @@ def run_sweep_trial(
     config: dict[str, Any],
     cells: dict[str, Cell],
     resources: WorkerResources,
-    train_storage: str,
+    directory: SweepDirectory,
     max_failures: int,
 ) -> None:
     """Tune's function trainable for every trial of a sweep (see ``search.CellSearcher``)."""
     import ray.tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
+    trial_id = ray.tune.get_context().get_trial_id()
+    record = directory.read_record(trial_id)
+    if record is not None:
+        ray.tune.report({**record["metrics"], **recorded_result(record)})
+        return
     cell = cells[config["cell"]]
     values = trial_config(cell, config["params"], config["seed"])
-    trial_id = ray.tune.get_context().get_trial_id()
     outcome = run_training_job(
         values,
         resources,
-        storage_path=Path(train_storage),
+        storage_path=directory.train_dir,
         name=trial_id,
         max_failures=max_failures,
         callbacks=[TuneReportCallback()],
@@ -48,3 +54,11 @@ def run_sweep_trial(
                 "job_wall_time_s": outcome.job_wall_time_s,
             }
         )
+
+
+RECORDED = "recorded"
+
+
+def recorded_result(record: dict[str, Any]) -> dict[str, Any]:
+    """The final result of a trial that was already recorded (flagged so it is not re-written)."""
+    return {"is_final": True, "status": record["status"], "error": record["error"], RECORDED: True}
