@@ -123,8 +123,15 @@ def _attempt(client, sweep_id: str) -> int:
 
 
 def _client(address: str):
+    """A Jobs API client that, like the ``ray`` command, sends the cluster's token when one
+    is on this machine (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``)
+    and ``RAY_AUTH_MODE`` does not say otherwise."""
+    from ray._private.authentication.authentication_token_setup import (
+        maybe_enable_token_auth_if_token_available,
+    )
     from ray.job_submission import JobSubmissionClient
 
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
     try:
         return JobSubmissionClient(address)
     except (ConnectionError, RuntimeError, ValueError) as error:

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import cli
+from benchmark.sweep.remote import RemoteError, job_status
 from benchmark.sweep.store import SweepDirectory
 
 SWEEP = """
@@ -50,12 +51,9 @@ def ray_head():
     try:
         yield f"http://127.0.0.1:{dashboard_port}"
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+        # The head's processes share its process group: end them all at once.
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
 
 
 def test_a_sweep_submitted_to_a_cluster_runs_there_and_its_results_are_readable(ray_head, tmp_path):
@@ -81,13 +79,11 @@ def test_a_sweep_submitted_to_a_cluster_runs_there_and_its_results_are_readable(
 
 def _submit_when_ready(runner, address, sweep_file, results):
     """Submit once the head's Jobs API answers (it comes up a little after the head)."""
-    from ray.job_submission import JobSubmissionClient
-
     for _ in range(120):
         try:
-            JobSubmissionClient(address).list_jobs()
+            job_status(address, None)
             break
-        except Exception:  # not up yet: connection refused, 5xx ...
+        except (RemoteError, ConnectionError, RuntimeError):  # not up yet
             time.sleep(1)
     args = ["submit", str(sweep_file), "--address", address, "--results-dir", str(results)]
     return runner.invoke(cli, [*args, "--follow"])
