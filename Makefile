@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --no-sync
 .PHONY: demo test lint env
 
 demo: env
-	$(RUN) bench models --dataset-shape 1x28x28 --num-classes 10
+	$(RUN) bench submit sweeps/demo_digits.yaml
 
 test: env lint
 	$(RUN) pytest

@@ -147,25 +147,33 @@ def _is_job_address(address: str) -> bool:
 
 
 def _print_plan(plan) -> None:
-    console = Console()
-    resources = plan.spec.resources
+    """The resolved sweep: what runs where, what is searched, what is fixed."""
+    spec, console = plan.spec, Console()
+    resources = spec.resources
     console.print(
-        f"sweep [bold]{plan.spec.name}[/]: {plan.spec.search.algorithm}, objectives "
-        + ", ".join(f"{o.direction} {o.metric}" for o in plan.spec.objectives)
-        + f"; scheduler {plan.spec.scheduler.type}; each trial {resources.workers} worker(s) × "
-        f"{resources.cpus_per_worker:g} CPU, {resources.gpus_per_worker:g} GPU"
+        f"sweep [bold]{spec.name}[/]: {len(plan.cells)} cells × {plan.trials_per_cell} trials"
+        + (f" + {spec.repeats} repeats of each best" if spec.repeats else "")
+        + f" = {plan.total_trials} trials"
     )
-    table = Table("cell", "trials", "searched", "fixed")
+    console.print(
+        f"search {spec.search.algorithm} (seed {spec.search.seed}), objectives "
+        + ", ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
+        + f"; early stopping: {spec.scheduler.type}"
+    )
+    at_once = spec.search.max_concurrent or "as many as fit"
+    console.print(
+        f"each trial: {resources.workers} worker(s) × {resources.cpus_per_worker:g} CPU, "
+        f"{resources.gpus_per_worker:g} GPU; at most {at_once} at once"
+    )
     for cell in plan.cells:
-        fixed = {k: v for k, v in cell.base_config.items() if k not in {"data_dir"}}
-        table.add_row(
-            cell.key,
-            f"{plan.trials_per_cell} + {plan.spec.repeats} repeats",
-            ", ".join(f"{k}~{d.type}" for k, d in cell.space.items()) or "—",
-            ", ".join(f"{k}={v}" for k, v in fixed.items()),
-        )
-    console.print(table)
-    console.print(f"{plan.total_trials} trials in all")
+        table = Table(title=f"cell {cell.key}", title_justify="left", show_header=False)
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        for key, distribution in cell.space.items():
+            table.add_row(key, f"searched: {distribution.describe()}")
+        for key, value in cell.base_config.items():
+            table.add_row(key, str(value))
+        console.print(table)
 
 
 def _print_outcome(outcome) -> None:

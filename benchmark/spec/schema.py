@@ -68,6 +68,9 @@ class Uniform(_Strict):
     low: float
     high: float
 
+    def describe(self) -> str:
+        return f"uniform [{self.low:g}, {self.high:g}]"
+
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
         _check_ordered(self.low, self.high)
@@ -80,6 +83,9 @@ class LogUniform(_Strict):
     type: Literal["loguniform"]
     low: float = Field(gt=0)
     high: float = Field(gt=0)
+
+    def describe(self) -> str:
+        return f"log-uniform [{self.low:g}, {self.high:g}]"
 
     @model_validator(mode="after")
     def _ordered(self) -> LogUniform:
@@ -96,6 +102,10 @@ class IntRange(_Strict):
     step: int = Field(1, ge=1)
     log: bool = False
 
+    def describe(self) -> str:
+        step = f" step {self.step}" if self.step != 1 else ""
+        return f"{'log-' if self.log else ''}int [{self.low}, {self.high}]{step}"
+
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
         _check_ordered(self.low, self.high)
@@ -109,6 +119,9 @@ class Choice(_Strict):
 
     type: Literal["choice"]
     values: list[Any] = Field(min_length=1)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(str(value) for value in self.values)
 
 
 Distribution = Annotated[Uniform | LogUniform | IntRange | Choice, Field(discriminator="type")]
