@@ -54,6 +54,9 @@ def connect_ray(
     options: dict = {"log_to_driver": worker_logs, "logging_level": "WARNING"}
     if address is None:
         options.update(
+            # "local" always starts a new instance; without it Ray would join whatever
+            # cluster `ray start` last recorded on this machine, even a dead one.
+            address="local",
             num_cpus=num_cpus,
             num_gpus=num_gpus,
             include_dashboard=dashboard,

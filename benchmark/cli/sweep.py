@@ -38,9 +38,10 @@ def validate(sweep_file, overrides) -> None:
     from benchmark.sweep.cells import plan_sweep
 
     plan = plan_sweep(load_sweep(sweep_file, overrides), source=sweep_file)
+    repeats = f" + {plan.spec.repeats} repeats" if plan.spec.repeats else ""
     click.echo(
-        f"{sweep_file}: valid — {len(plan.cells)} cells × {plan.trials_per_cell} trials"
-        f" = {plan.total_trials} trials"
+        f"{sweep_file}: valid — {len(plan.cells)} cells × ({plan.trials_per_cell} trials"
+        f"{repeats}) = {plan.total_trials} trials"
     )
 
 

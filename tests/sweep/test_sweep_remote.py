@@ -4,10 +4,12 @@ the test on 127.0.0.1) through the Ray Jobs API; its results are readable afterw
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,13 +41,17 @@ def _free_port() -> int:
 def ray_head():
     """A one-node Ray cluster with its dashboard (the Jobs API) on 127.0.0.1."""
     dashboard_port = _free_port()
+    # Its own temporary directory (short: it holds Unix sockets), so that the address file
+    # `ray start` writes does not point later embedded runs at this short-lived head.
+    temp_dir = tempfile.mkdtemp(prefix="rayhead-", dir="/tmp")
     ray = Path(sys.executable).with_name("ray")
     env = {**os.environ, "PATH": f"{ray.parent}{os.pathsep}{os.environ['PATH']}"}
     env["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
     head = subprocess.Popen(
         [str(ray), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
          f"--port={_free_port()}", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats"],
+         f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats",
+         f"--temp-dir={temp_dir}"],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -54,6 +60,7 @@ def ray_head():
         # The head's processes share its process group: end them all at once.
         os.killpg(head.pid, signal.SIGKILL)
         head.wait()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_a_sweep_submitted_to_a_cluster_runs_there_and_its_results_are_readable(ray_head, tmp_path):
