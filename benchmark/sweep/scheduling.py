@@ -49,6 +49,10 @@ class CellScheduler(FIFOScheduler):
         if rule is None or result.get("is_final"):
             return TrialScheduler.CONTINUE
         decision = rule.on_trial_result(tune_controller, trial, result)
+        if decision == TrialScheduler.PAUSE:
+            # The median rule pauses a trial it cannot judge yet (too few trials of its cell)
+            # whenever any trial of the sweep is pending; trials here are only ever stopped.
+            decision = TrialScheduler.CONTINUE
         last_epoch = trial.config.get("params", {}).get(
             "epochs", self._epochs[trial.config["cell"]]
         )

@@ -154,3 +154,16 @@ def test_the_median_rule_also_compares_a_trial_only_with_its_own_cell():
     assert scheduler.on_trial_result(controller, weak, epoch_report(1, 0.1)) == STOP
     assert list(scheduler.stopped) == [weak.trial_id]
     assert scheduler.stopped[weak.trial_id].startswith("median stopped it at epoch 1")
+
+
+def test_the_median_rule_never_pauses_a_trial_it_cannot_judge_yet():
+    # Tune's median rule pauses such a trial whenever the controller has a pending one, to
+    # give it a turn; a sweep's trials run to their end or are stopped, never time-sliced.
+    scheduler = make_scheduler("scheduler.type=median", "scheduler.min_samples_required=2")
+    pending = Trial("__fake", config={"cell": CNN, "phase": "search", "params": {}}, stub=True)
+    assert pending.status == Trial.PENDING
+    controller = SimpleNamespace(get_live_trials=lambda: [pending])
+    first = add_trial(scheduler, MLP)
+    for epoch in (1, 2, 3):
+        assert scheduler.on_trial_result(controller, first, epoch_report(epoch, 0.5)) == CONTINUE
+    assert scheduler.stopped == {}
