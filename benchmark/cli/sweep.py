@@ -22,6 +22,12 @@ _results_option = click.option(
     type=click.Path(file_okay=False),
     help="Output root: results go to RESULTS_DIR/<sweep-name>/<sweep-id>/.",
 )
+_mlflow_option = click.option(
+    "--mlflow-uri",
+    default=None,
+    envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking server; default: a SQLite store under the results directory.",
+)
 _address_option = click.option(
     "--address",
     default=None,
@@ -55,8 +61,9 @@ def validate(sweep_file, overrides) -> None:
 @click.option("--resume", "resume_id", default=None, metavar="SWEEP_ID", help="Continue a sweep.")
 @click.option("--sweep-id", default=None, hidden=True, help="Use this id (remote jobs).")
 @click.option("--quiet", is_flag=True, help="No live progress; print only the summary.")
+@_mlflow_option
 def submit(sweep_file, overrides, results_dir, address, dry_run, follow, resume_id, sweep_id,
-           quiet) -> None:  # fmt: skip
+           quiet, mlflow_uri) -> None:  # fmt: skip
     """Run every architecture × dataset cell of SWEEP_FILE as a Ray Tune sweep."""
     from benchmark.spec import load_sweep
     from benchmark.sweep.cells import plan_sweep
@@ -68,7 +75,9 @@ def submit(sweep_file, overrides, results_dir, address, dry_run, follow, resume_
     if address and _is_job_address(address):
         from benchmark.sweep.remote import follow_job, submit_remote
 
-        submission = submit_remote(sweep_file, overrides, address, results_dir, resume_id)
+        submission = submit_remote(
+            sweep_file, overrides, address, results_dir, resume_id, mlflow_uri
+        )
         click.echo(f"sweep id {submission.sweep_id}: job {submission.job_id} submitted")
         click.echo(f"dashboard: {submission.dashboard_url}")
         if follow:
@@ -80,9 +89,11 @@ def submit(sweep_file, overrides, results_dir, address, dry_run, follow, resume_
 
     console = Console(stderr=True)
     if resume_id:
-        outcome = resume_sweep(resume_id, results_dir, address, console, quiet)
+        outcome = resume_sweep(resume_id, results_dir, address, console, quiet, mlflow_uri)
     else:
-        outcome = start_sweep(sweep_file, overrides, results_dir, sweep_id, address, console, quiet)
+        outcome = start_sweep(
+            sweep_file, overrides, results_dir, sweep_id, address, console, quiet, mlflow_uri
+        )
     _print_outcome(outcome)
 
 
@@ -91,11 +102,12 @@ def submit(sweep_file, overrides, results_dir, address, dry_run, follow, resume_
 @_results_option
 @_address_option
 @click.option("--quiet", is_flag=True, help="No live progress; print only the summary.")
-def resume(sweep_id, results_dir, address, quiet) -> None:
+@_mlflow_option
+def resume(sweep_id, results_dir, address, quiet, mlflow_uri) -> None:
     """Continue an interrupted sweep: finished trials are kept, unfinished ones restarted."""
     from benchmark.sweep.run import resume_sweep
 
-    outcome = resume_sweep(sweep_id, results_dir, address, Console(stderr=True), quiet)
+    outcome = resume_sweep(sweep_id, results_dir, address, Console(stderr=True), quiet, mlflow_uri)
     _print_outcome(outcome)
 
 

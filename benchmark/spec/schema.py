@@ -268,6 +268,8 @@ class SweepSpec(_Strict):
     targets: list[float] = Field(default_factory=list)
     stop: Stop = Field(default_factory=Stop)
     max_failures: int = Field(1, ge=0)
+    # Log each trial's final checkpoint to MLflow as an artifact (it can be large).
+    log_models: bool = False
     data_dir: str = "data"
     offline: bool = False
 

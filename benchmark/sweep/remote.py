@@ -44,6 +44,7 @@ def submit_remote(
     address: str,
     results_dir: str | Path,
     resume_id: str | None = None,
+    mlflow_uri: str | None = None,
 ) -> RemoteSubmission:
     """Submit the sweep as a Ray job; returns at once with the job's id."""
     spec = load_sweep(sweep_file, overrides)
@@ -63,6 +64,7 @@ def submit_remote(
         command = ["python", "-m", "benchmark.cli", "submit", "sweep.yaml", "--address", "auto"]
         command += ["--results-dir", str(results), "--quiet"]
         command += ["--resume", sweep_id] if resume_id else ["--sweep-id", sweep_id]
+        command += ["--mlflow-uri", mlflow_uri] if mlflow_uri else []
         job_id = client.submit_job(
             entrypoint=shlex.join(command),
             submission_id=f"{JOB_PREFIX}{sweep_id}-{_attempt(client, sweep_id)}",

@@ -21,6 +21,8 @@ from typing import Any
 from rich.console import Console
 
 from benchmark.cluster import connect_ray
+from benchmark.results.environment import write_environment
+from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import SweepFileError, load_sweep
 from benchmark.spec.schema import Resources
 from benchmark.sweep.cells import SweepPlan, plan_sweep
@@ -51,14 +53,16 @@ def start_sweep(
     address: str | None = None,
     console: Console | None = None,
     quiet: bool = False,
+    mlflow_uri: str | None = None,
 ) -> SweepOutcome:
     """Validate ``sweep_file``, create its directory, and run it to the end."""
     spec = load_sweep(sweep_file, overrides)
     plan = plan_sweep(spec, source=sweep_file)
+    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))  # unreachable: fail now
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
     directory = SweepDirectory.create(Path(results_dir), spec, sweep_id or new_sweep_id())
-    return _run(plan, directory, sweep_file, address, console, quiet, resume=False)
+    return _run(plan, directory, sweep_file, address, tracker, console, quiet, resume=False)
 
 
 def resume_sweep(
@@ -67,11 +71,13 @@ def resume_sweep(
     address: str | None = None,
     console: Console | None = None,
     quiet: bool = False,
+    mlflow_uri: str | None = None,
 ) -> SweepOutcome:
     """Continue sweep ``sweep_id``: finished trials kept, unfinished ones restarted."""
     directory = SweepDirectory.find(Path(results_dir), sweep_id)
     plan = plan_sweep(load_sweep(directory.spec_file), source=directory.spec_file)
-    return _run(plan, directory, directory.spec_file, address, console, quiet, resume=True)
+    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
+    return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
 
 
 def _run(
@@ -79,13 +85,28 @@ def _run(
     directory: SweepDirectory,
     source: str | Path,
     address: str | None,
+    tracker: MlflowTracker,
     console: Console | None,
     quiet: bool,
     resume: bool,
 ) -> SweepOutcome:
     console = console or Console(stderr=True)
+    # A tracking server that goes away mid-sweep should cost seconds per trial, not
+    # MLflow's default minutes of retries (the trial's Parquet rows are written anyway).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     connection = connect_ray(address=address)
     concurrency = trials_at_once(plan, connection.resources, source)
+    environment = write_environment(directory.env_file, connection.resources)
+    spec_values = plan.spec.model_dump(mode="json", exclude_none=True)
+    tracker.start_sweep(
+        directory.sweep_id,
+        plan.spec.name,
+        plan.spec.description,
+        spec_values,
+        environment,
+        sweep_dir=directory.path,
+    )
     if not quiet:
         where = connection.dashboard_url or "no dashboard (install ray[default] for one)"
         console.print(
@@ -96,7 +117,7 @@ def _run(
         )
     directory.write_state("running", resumed=resume)
     tuner, scheduler = _tuner(plan, directory, concurrency, resume)
-    _attach_callbacks(tuner, plan, directory, scheduler, console, quiet)
+    _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet)
     started = time.monotonic()
     # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
     with contextlib.suppress(KeyboardInterrupt):
@@ -107,6 +128,7 @@ def _run(
     # Ctrl-C makes Tune stop and return early: the sweep is then unfinished, resumable.
     interrupted = len(records) < plan.total_trials and not out_of_time
     directory.write_state("interrupted" if interrupted else "finished")
+    tracker.end_sweep("interrupted" if interrupted else "finished")
     return SweepOutcome(directory, records, interrupted)
 
 
@@ -144,8 +166,8 @@ def _trial_gpus(resources: Resources) -> float:
 def _quiet_tune() -> None:
     """Keep Tune's and Optuna's own output off the terminal: the live view replaces it.
 
-    Tune's automatic loggers (CSV, JSON, TensorBoard) are off too: a trial's record in
-    ``trials/`` is the record, and TensorBoard cannot log a trial's nested reports.
+    Tune's automatic loggers are off too (TensorBoard cannot log a trial's nested reports);
+    its JSON log is added back explicitly, so each trial keeps Tune's own ``result.json``.
     """
     import optuna
 
@@ -201,17 +223,27 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
     return tuner, scheduler
 
 
-def _attach_callbacks(tuner, plan, directory, scheduler, console, quiet) -> None:
+def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet) -> None:
     """Give the run this process's recorder and live view.
 
     Tune pickles its run config into the experiment when the tuner is built and restores
     it on resume, so the callbacks (which hold this process's console) are set after
     that, on the tuner's run config, both for a fresh and for a resumed sweep.
     """
+    from ray.tune.logger import JsonLoggerCallback
+
     from benchmark.sweep.progress import SweepProgress
     from benchmark.sweep.records import TrialRecorder
 
     tuner._local_tuner.get_run_config().callbacks = [
-        TrialRecorder(directory, scheduler.stopped),
+        JsonLoggerCallback(),  # Tune's own result.json per trial, beside the tables
+        TrialRecorder(
+            directory,
+            scheduler.stopped,
+            cells={cell.key: cell for cell in plan.cells},
+            tracker=tracker,
+            log_models=plan.spec.log_models,
+            warn=lambda message: console.print(f"[yellow]warning:[/] {message}"),
+        ),
         SweepProgress(plan, console, quiet=quiet),
     ]

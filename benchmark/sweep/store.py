@@ -5,7 +5,8 @@
 trial's Ray Train run and checkpoints; ``trials/<trial_id>.json`` is one record per
 finished trial, written atomically and keyed by trial id, so a trial that finishes again
 after a resume replaces its record instead of adding a second one; ``state.json`` says
-whether the sweep is running, finished or was interrupted.
+whether the sweep is running, finished or was interrupted; ``env.json`` what it ran on; the
+Parquet tables (``trials.parquet/`` ...) are written by ``benchmark.results``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import BenchError
+from benchmark.files import write_atomically
 from benchmark.spec import SweepSpec
 
 TUNE_EXPERIMENT = "tune"
@@ -84,6 +86,10 @@ class SweepDirectory:
         return self.path / "trials"
 
     @property
+    def env_file(self) -> Path:
+        return self.path / "env.json"
+
+    @property
     def state_file(self) -> Path:
         return self.path / "state.json"
 
@@ -137,11 +143,3 @@ def _driver_alive(state: dict[str, Any]) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary name beside ``path``, then rename: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)

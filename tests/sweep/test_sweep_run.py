@@ -114,6 +114,12 @@ def test_the_sweep_directory_holds_the_resolved_sweep_and_a_finished_state(sweep
     assert resolved.name == "e2e"
     assert Path(resolved.data_dir).is_absolute()
     assert sweep.directory.state()["state"] == "finished"
+    import json
+
+    environment = json.loads(sweep.directory.env_file.read_text())
+    assert environment["packages"]["torch"].startswith("2.13.0")
+    assert environment["ray_cluster_resources"]["CPU"] == 2.0
+    assert environment["python"].startswith("3.11")
 
 
 def test_a_trial_larger_than_the_cluster_is_refused_before_it_starts():
@@ -127,3 +133,69 @@ def _studies(tune_dir: Path) -> dict:
     (state_file,) = tune_dir.glob("searcher-state-*.pkl")
     state = pickle.loads(state_file.read_bytes())
     return state["_studies"]
+
+
+def test_every_trial_lands_in_the_three_parquet_tables_with_the_schema(sweep):
+    from benchmark.results.parquet import read_table
+    from benchmark.results.schema import CLASSES_SCHEMA, EPOCHS_SCHEMA, TRIALS_SCHEMA
+
+    trials = read_table(sweep.directory.path, "trials")
+    assert sorted(trials.column("trial_id").to_pylist()) == sorted(
+        r["trial_id"] for r in sweep.records
+    )
+    for field in TRIALS_SCHEMA:
+        assert trials.schema.field(field.name).type == field.type
+    assert "hp_lr" in trials.column_names and "hp_batch_size" in trials.column_names
+    statuses = dict(
+        zip(trials.column("trial_id").to_pylist(), trials.column("status").to_pylist(), strict=True)
+    )
+    assert statuses == {r["trial_id"]: r["status"] for r in sweep.records}
+    assert read_table(sweep.directory.path, "epochs").schema.equals(EPOCHS_SCHEMA)
+    classes = read_table(sweep.directory.path, "classes")
+    assert classes.schema.equals(CLASSES_SCHEMA)
+    test_set_size = 359  # scikit-learn digits' test split
+    completed = [r["trial_id"] for r in sweep.records if r["status"] == "completed"]
+    for trial_id in completed:
+        supports = [row["support"] for row in classes.to_pylist() if row["trial_id"] == trial_id]
+        assert sum(supports) == test_set_size
+
+
+def test_a_trials_epoch_rows_match_what_tune_reported(sweep):
+    import json
+
+    from benchmark.results.parquet import read_table
+
+    epochs = read_table(sweep.directory.path, "epochs").to_pylist()
+    for record in sweep.records:
+        (result_file,) = sweep.directory.tune_dir.glob(f"*{record['trial_id']}*/result.json")
+        reported = [json.loads(line) for line in result_file.read_text().splitlines()]
+        reported = [r for r in reported if not r.get("is_final")]
+        rows = sorted(
+            (row for row in epochs if row["trial_id"] == record["trial_id"]),
+            key=lambda row: row["epoch"],
+        )
+        assert [row["epoch"] for row in rows] == [r["epoch"] for r in reported]
+        for row, report in zip(rows, reported, strict=True):
+            for key in ("train_loss", "val_accuracy", "lr", "cum_train_time_s"):
+                assert row[key] == report[key]
+
+
+def test_mlflow_holds_one_parent_run_and_one_child_per_trial(sweep):
+    import mlflow
+
+    results_root = sweep.directory.path.parents[1]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{results_root / 'mlflow.db'}")
+    (experiment,) = [e for e in client.search_experiments() if e.name == "e2e"]
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1
+    assert sorted(r.data.tags["trial_id"] for r in children) == sorted(
+        r["trial_id"] for r in sweep.records
+    )
+    from benchmark.results.parquet import read_table
+
+    trials = read_table(sweep.directory.path, "trials").to_pylist()
+    run_ids = {row["trial_id"]: row["mlflow_run_id"] for row in trials}
+    for child in children:
+        assert run_ids[child.data.tags["trial_id"]] == child.info.run_id

@@ -1,0 +1,39 @@
+"""`bench ui`: browse the sweeps logged to the local MLflow store in a web browser."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The results root whose MLflow store (RESULTS_DIR/mlflow.db) to serve.",
+)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on; 0.0.0.0 shows every run to the whole network.",
+)
+def ui(results_dir, port, host) -> None:
+    """Serve the MLflow UI for the sweeps under RESULTS_DIR until Ctrl-C."""
+    from benchmark.results.tracking import STORE_FILE, local_store, ui_command
+
+    store_uri, _ = local_store(results_dir)
+    if not (Path(results_dir) / STORE_FILE).is_file():
+        click.echo(f"note: no MLflow store under {results_dir}/ yet; the UI starts empty")
+    click.echo(f"MLflow UI for {store_uri}: http://{host}:{port}  (Ctrl-C stops it)")
+    try:
+        completed = subprocess.run(ui_command(results_dir, host, port), check=False)
+    except KeyboardInterrupt:  # the server got the same Ctrl-C and stops by itself
+        return
+    if completed.returncode != 0:
+        raise click.exceptions.Exit(completed.returncode)

@@ -1,0 +1,1 @@
+"""Reading a sweep's results back: Pareto fronts, tables and plots."""
