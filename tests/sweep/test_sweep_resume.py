@@ -78,3 +78,21 @@ def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path):
     assert records[0] == first[0]  # the finished trial was kept, not re-run
     assert directory.state()["state"] == "finished"
     assert "sweep kill-me finished: 2 completed" in output
+    _assert_no_duplicates_in_parquet_or_mlflow(directory, results, records)
+
+
+def _assert_no_duplicates_in_parquet_or_mlflow(directory, results, records) -> None:
+    import mlflow
+
+    from benchmark.results.parquet import read_table
+
+    trial_ids = sorted(r["trial_id"] for r in records)
+    assert sorted(read_table(directory.path, "trials").column("trial_id").to_pylist()) == trial_ids
+    epochs = read_table(directory.path, "epochs").to_pylist()
+    assert sorted((row["trial_id"], row["epoch"]) for row in epochs) == [(t, 1) for t in trial_ids]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{results / 'mlflow.db'}")
+    (experiment,) = [e for e in client.search_experiments() if e.name == "killed"]
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) - len(children) == 1
+    assert sorted(r.data.tags["trial_id"] for r in children) == trial_ids
