@@ -200,20 +200,18 @@ def check_spec(spec: SweepSpec, source: str | Path) -> None:
     from benchmark.data import list_datasets
     from benchmark.models import list_models
 
-    for index, entry in enumerate(spec.architectures):
-        if entry.architecture not in list_models():
-            raise SweepFileError(
-                source,
-                f"architectures[{index}].architecture",
-                _unknown(entry.architecture, list_models(), "architecture", "bench models"),
-            )
-    for index, entry in enumerate(spec.datasets):
-        if entry.dataset not in list_datasets():
-            raise SweepFileError(
-                source,
-                f"datasets[{index}].dataset",
-                _unknown(entry.dataset, list_datasets(), "dataset", "bench datasets"),
-            )
+    registered = (
+        ("architectures", "architecture", [e.architecture for e in spec.architectures],
+         list_models(), "bench models"),
+        ("datasets", "dataset", [e.dataset for e in spec.datasets],
+         list_datasets(), "bench datasets"),
+    )  # fmt: skip
+    for section, kind, names, known, command in registered:
+        for index, name in enumerate(names):
+            if name not in known:
+                raise SweepFileError(
+                    source, f"{section}[{index}].{kind}", _unknown(name, known, kind, command)
+                )
     _check_trial_keys(spec, source)
     _check_search(spec, source)
     scheduler = spec.scheduler
