@@ -53,6 +53,10 @@ class DatasetError(BenchError):
     """A dataset that is missing, corrupt, or configured impossibly."""
 
 
+class SweepNotFoundError(BenchError):
+    """A sweep id or path that names no sweep under the results directory."""
+
+
 def close_matches(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """Up to ``limit`` candidates that look like ``name`` (case-insensitive)."""
     candidates = list(candidates)

@@ -22,15 +22,11 @@ from typing import Any
 
 import yaml
 
-from benchmark.errors import BenchError
+from benchmark.errors import SweepNotFoundError
 from benchmark.files import write_atomically
 from benchmark.spec import SweepSpec
 
 TUNE_EXPERIMENT = "tune"
-
-
-class SweepNotFoundError(BenchError):
-    """No sweep with that id under the results directory."""
 
 
 def new_sweep_id() -> str:
