@@ -197,5 +197,49 @@ def test_mlflow_holds_one_parent_run_and_one_child_per_trial(sweep):
 
     trials = read_table(sweep.directory.path, "trials").to_pylist()
     run_ids = {row["trial_id"]: row["mlflow_run_id"] for row in trials}
+    records = {r["trial_id"]: r for r in sweep.records}
     for child in children:
-        assert run_ids[child.data.tags["trial_id"]] == child.info.run_id
+        record = records[child.data.tags["trial_id"]]
+        assert run_ids[record["trial_id"]] == child.info.run_id
+        assert child.data.tags["status"] == record["status"]
+        assert child.data.tags["cell"] == record["cell"]
+        assert float(child.data.params["lr"]) == record["params"]["lr"]
+        history = client.get_metric_history(child.info.run_id, "val_accuracy")
+        assert [(m.step, m.value) for m in history] == [
+            (epoch["epoch"], epoch["val_accuracy"]) for epoch in record["history"]
+        ]
+        if record["status"] == "completed":
+            artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+            assert {"confusion_matrix.png", "confusion_matrix.csv", "class_report.csv",
+                    "learning_curves.png"} <= artifacts  # fmt: skip
+            final = child.data.metrics["test_accuracy"]
+            assert final == record["metrics"]["test_accuracy"]
+
+
+def test_bench_report_renders_the_real_sweep_as_html_with_its_figures(sweep, tmp_path):
+    import re
+
+    from click.testing import CliRunner
+
+    from benchmark.cli import cli
+
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        cli, ["report", str(sweep.directory.path), "--format", "html", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    for cell in ("simple_cnn/digits", "mlp/digits"):
+        assert cell in page
+    images = re.findall(r'<img src="([^"]+)"', page)
+    # Two Pareto plots, then learning curves and a confusion matrix per cell's best trial.
+    assert len(images) == 2 + 2 * 2
+    for image in images:
+        assert (out / image).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_results_notebook_runs_on_the_real_sweep(sweep, run_results_notebook):
+    run = run_results_notebook(sweep.directory.path.parents[1])
+    assert f"{len(sweep.records)} trials in 1 sweep(s)" in run.text
+    assert "simple_cnn/digits" in run.text and "mlp/digits" in run.text
+    assert run.images == 2
