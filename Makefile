@@ -10,7 +10,8 @@ RUN := $(UV) run --frozen --no-sync
 .PHONY: demo test lint env
 
 demo: env
-	$(RUN) bench submit sweeps/demo_digits.yaml
+	$(RUN) bench submit sweeps/quickstart.yaml
+	$(RUN) bench report
 
 test: env lint
 	$(RUN) pytest

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,11 @@ from benchmark.cluster import prepare_ray_environment
 
 # Tests never reach beyond this machine: datasets and weights must already be on disk.
 os.environ["BENCH_OFFLINE"] = "1"
+# A torch.hub cache of the suite's own, set before any Ray worker starts (workers inherit
+# it): tests that need "ImageNet" weights put stand-in files there, and nothing a
+# developer has cached changes what the tests see.
+os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="bench-tests-torch-")
+atexit.register(shutil.rmtree, os.environ["TORCH_HOME"], ignore_errors=True)
 prepare_ray_environment()
 
 RESULTS_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "results.ipynb"

@@ -61,13 +61,21 @@ def validate(sweep_file, overrides) -> None:
 @click.option("--resume", "resume_id", default=None, metavar="SWEEP_ID", help="Continue a sweep.")
 @click.option("--sweep-id", default=None, hidden=True, help="Use this id (remote jobs).")
 @click.option("--quiet", is_flag=True, help="No live progress; print only the summary.")
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Every path of the sweep in minutes: 1 trial per cell, 1 epoch, 64 images per "
+    "split, images at most 64 px; results under <name>-smoke.",
+)
 @_mlflow_option
 def submit(sweep_file, overrides, results_dir, address, dry_run, follow, resume_id, sweep_id,
-           quiet, mlflow_uri) -> None:  # fmt: skip
+           quiet, smoke, mlflow_uri) -> None:  # fmt: skip
     """Run every architecture × dataset cell of SWEEP_FILE as a Ray Tune sweep."""
     from benchmark.spec import load_sweep
     from benchmark.sweep.cells import plan_sweep
 
+    if smoke:
+        overrides = (*overrides, "smoke=true")
     plan = plan_sweep(load_sweep(sweep_file, overrides), source=sweep_file)
     if dry_run:
         _print_plan(plan)
@@ -185,7 +193,12 @@ def _print_plan(plan) -> None:
         for key, distribution in cell.space.items():
             table.add_row(key, f"searched: {distribution.describe()}")
         for key, value in cell.base_config.items():
-            table.add_row(key, str(value))
+            if key not in cell.caps:
+                table.add_row(key, str(value))
+        for key, value in cell.caps.items():
+            if isinstance(value, dict):
+                value = {**cell.base_config.get(key, {}), **value}
+            table.add_row(key, f"{value} (smoke)")
         console.print(table)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -166,6 +166,21 @@ class DatasetBundle:
     def input_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the tensors a loader feeds to the model."""
         return self.train.image_shape
+
+    def limited(self, count: int, seed: int = 0) -> DatasetBundle:
+        """At most ``count`` images of each split, drawn with ``seed`` and kept in order.
+
+        For smoke runs: every code path of a trial on a few hundred images. The class
+        names and normalisation stay the full dataset's.
+        """
+        generator = np.random.default_rng(seed)
+
+        def cut(split: ImageSplit) -> ImageSplit:
+            if len(split) <= count:
+                return split
+            return split.subset(np.sort(generator.choice(len(split), count, replace=False)))
+
+        return replace(self, train=cut(self.train), val=cut(self.val), test=cut(self.test))
 
     def split(self, name: SplitName) -> ImageSplit:
         if name not in SPLIT_NAMES:

@@ -24,6 +24,8 @@ from benchmark.spec.schema import (
     SweepSpec,
     Uniform,
 )
+from benchmark.spec.smoke import smoke_spec
+from benchmark.spec.variables import UnsetVariableError, expand_variables
 from benchmark.yaml_values import load_yaml
 
 # The distribution classes by the ``type`` that pydantic puts in an error's location.
@@ -81,9 +83,15 @@ def parse_sweep(
         raise SweepFileError(source, "", "must be a mapping of keys (name, architectures, ...)")
     raw = apply_overrides(raw, overrides)
     try:
+        raw = expand_variables(raw)
+    except UnsetVariableError as error:
+        raise SweepFileError(source, error.key, str(error)) from None
+    try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as error:
         raise _first_error(source, error) from None
+    if spec.smoke:
+        spec = smoke_spec(spec)
     check_spec(spec, source)
     return spec
 

@@ -272,6 +272,8 @@ class SweepSpec(_Strict):
     log_models: bool = False
     data_dir: str = "data"
     offline: bool = False
+    # The smoke profile (``benchmark.spec.smoke``): every path of the sweep in minutes.
+    smoke: bool = False
 
     @field_validator("architectures", mode="before")
     @classmethod

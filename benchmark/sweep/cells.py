@@ -20,6 +20,7 @@ from typing import Any
 from benchmark.spec import SweepFileError, SweepSpec
 from benchmark.spec.loader import plain_message
 from benchmark.spec.schema import Choice, Distribution, IntRange, LogUniform, Uniform
+from benchmark.spec.smoke import smoke_trial_caps
 from benchmark.train.config import TrialConfig, TrialConfigError
 
 DEFAULT_TRIALS_PER_CELL = 10
@@ -34,6 +35,8 @@ class Cell:
     dataset_label: str
     base_config: dict[str, Any]
     space: dict[str, Distribution] = field(default_factory=dict)
+    #: Set over the sampled values too (the smoke profile's cuts); empty otherwise.
+    caps: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -101,10 +104,12 @@ def plan_sweep(
             )
             if dataset.options:
                 base["dataset_options"] = {**base.get("dataset_options", {}), **dataset.options}
+            _anchor_path_option(base, root)
             if spec.targets:
                 base["targets"] = list(spec.targets)
             space = {**spec.space, **arch.space}
-            cells.append(Cell(len(cells), arch.name, dataset.name, base, space))
+            caps = _smoke_caps(base) if spec.smoke else {}
+            cells.append(Cell(len(cells), arch.name, dataset.name, base, space, caps))
     grid_size = _grid_size(cells) if spec.search.algorithm == "grid" else None
     trials_per_cell = spec.search.trials_per_cell or grid_size or DEFAULT_TRIALS_PER_CELL
     if grid_size is not None and trials_per_cell > grid_size:
@@ -120,8 +125,9 @@ def plan_sweep(
 
 
 def trial_config(cell: Cell, params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The config of one trial of ``cell``: its base, the sampled ``params``, its ``seed``."""
-    return {**merge_values(cell.base_config, params), "seed": seed}
+    """The config of one trial of ``cell``: its base, the sampled ``params``, its caps, its
+    ``seed``."""
+    return {**merge_values(merge_values(cell.base_config, params), cell.caps), "seed": seed}
 
 
 def merge_values(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +167,21 @@ def grid_points(space: dict[str, Distribution]) -> list[dict[str, Any]]:
         assert isinstance(distribution, Choice), "grid spaces hold choices only"
         points = [{**point, key: value} for point in points for value in distribution.values]
     return points
+
+
+def _anchor_path_option(base: dict[str, Any], root: Path) -> None:
+    """A relative dataset ``path`` option (ImageFolder's) means relative to ``root``."""
+    options = base.get("dataset_options") or {}
+    path = options.get("path")
+    if isinstance(path, str) and path and not Path(path).expanduser().is_absolute():
+        base["dataset_options"] = {**options, "path": str((root / path).resolve())}
+
+
+def _smoke_caps(base: dict[str, Any]) -> dict[str, Any]:
+    from benchmark.data.registry import dataset_defaults
+
+    options = {**dataset_defaults(base["dataset"]), **base.get("dataset_options", {})}
+    return smoke_trial_caps(base, options)
 
 
 def _grid_size(cells: list[Cell]) -> int:

@@ -56,6 +56,8 @@ class TrialConfig(BaseModel):
     offline: bool = False
     dataset_options: dict[str, Any] = Field(default_factory=dict)
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    # At most this many images of each split, drawn with split_seed (smoke runs).
+    sample_limit: int | None = Field(None, ge=1)
     split_seed: int = 0
     model: dict[str, Any] = Field(default_factory=dict)
     augment: str | dict[str, Any] = "none"

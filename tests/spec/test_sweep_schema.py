@@ -553,7 +553,8 @@ SWEEP_FILES = sorted(SWEEPS_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=[path.name for path in SWEEP_FILES])
-def test_shipped_sweep_file_is_valid(path):
+def test_shipped_sweep_file_is_valid(path, monkeypatch):
+    monkeypatch.setenv("BENCH_IMAGES", "/data/pets")  # the ImageFolder study's own folder
     plan = plan_sweep(load_sweep(path), source=path, root=SWEEPS_DIR.parent)
     assert plan.cells
     assert plan.trials_per_cell >= 1
