@@ -57,6 +57,14 @@ class SweepNotFoundError(BenchError):
     """A sweep id or path that names no sweep under the results directory."""
 
 
+class CheckpointError(BenchError):
+    """A checkpoint that is missing, unreadable, or lacks what prediction needs."""
+
+
+class ImageInputError(BenchError):
+    """An image file (or folder of them) given for prediction that cannot be read."""
+
+
 def close_matches(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """Up to ``limit`` candidates that look like ``name`` (case-insensitive)."""
     candidates = list(candidates)

@@ -37,6 +37,7 @@ def _register_commands() -> None:
     from benchmark.cli import data as data_commands
     from benchmark.cli import mlflow_ui
     from benchmark.cli import models as models_commands
+    from benchmark.cli import predict as predict_commands
     from benchmark.cli import report as report_commands
     from benchmark.cli import sweep as sweep_commands
     from benchmark.cli import train as train_commands
@@ -45,6 +46,7 @@ def _register_commands() -> None:
     cli.add_command(data_commands.datasets)
     cli.add_command(data_commands.data)
     cli.add_command(train_commands.train)
+    cli.add_command(predict_commands.predict)
     cli.add_command(mlflow_ui.ui)
     cli.add_command(report_commands.report)
     cli.add_command(report_commands.results)

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import results_dir_option
+
 
 @click.command()
-@click.option(
-    "--results-dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="The results root whose MLflow store (RESULTS_DIR/mlflow.db) to serve.",
-)
+@results_dir_option("its MLflow store (RESULTS_DIR/mlflow.db) is served.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--host",

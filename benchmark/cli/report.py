@@ -7,12 +7,10 @@ from pathlib import Path
 
 import click
 
-_results_option = click.option(
-    "--results-dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where sweep ids are looked up: RESULTS_DIR/<sweep-name>/<sweep-id>/.",
+from benchmark.cli.options import results_dir_option
+
+_results_option = results_dir_option(
+    "sweep ids are looked up as RESULTS_DIR/<sweep-name>/<sweep-id>/."
 )
 
 

@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.cli.options import results_dir_option
 from benchmark.errors import BenchError
 
 _set_option = click.option(
@@ -15,13 +16,7 @@ _set_option = click.option(
     metavar="KEY.PATH=VALUE",
     help="Override a key of the sweep file, e.g. --set search.trials_per_cell=4; repeatable.",
 )
-_results_option = click.option(
-    "--results-dir",
-    default="results",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Output root: results go to RESULTS_DIR/<sweep-name>/<sweep-id>/.",
-)
+_results_option = results_dir_option("results go to RESULTS_DIR/<sweep-name>/<sweep-id>/.")
 _mlflow_option = click.option(
     "--mlflow-uri",
     default=None,

@@ -55,6 +55,7 @@ TRIALS_SCHEMA = pa.schema(
         ("inference_throughput", pa.float64()),
         ("peak_memory_mb", pa.float64()),
         ("device", pa.string()),
+        ("node_id", pa.string()),
         ("num_workers", pa.int64()),
         ("started_at", pa.timestamp("ms", tz="UTC")),
         ("finished_at", pa.timestamp("ms", tz="UTC")),

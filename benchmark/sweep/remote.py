@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from benchmark.spec import load_sweep
 from benchmark.sweep.store import new_sweep_id
 
 JOB_PREFIX = "bench-"
+#: How long a submission waits for a just-started head's job agent.
+AGENT_WAIT_S = 60.0
 _PACKAGE_EXCLUDES = ["__pycache__", "*.pyc"]
 
 
@@ -65,13 +68,31 @@ def submit_remote(
         command += ["--results-dir", str(results), "--quiet"]
         command += ["--resume", sweep_id] if resume_id else ["--sweep-id", sweep_id]
         command += ["--mlflow-uri", mlflow_uri] if mlflow_uri else []
-        job_id = client.submit_job(
+        job_id = _submit_job(
+            client,
             entrypoint=shlex.join(command),
             submission_id=f"{JOB_PREFIX}{sweep_id}-{_attempt(client, sweep_id)}",
             runtime_env={"working_dir": str(staging_dir)},
             metadata={"sweep_id": sweep_id, "sweep_name": spec.name, "tool": "bench"},
         )
     return RemoteSubmission(sweep_id, job_id, _dashboard(address))
+
+
+def _submit_job(client, **job) -> str:
+    """``client.submit_job``, retried while a just-started head has no agent to take it.
+
+    Right after ``ray start`` the Jobs API answers before the head's job agent is up and
+    refuses submissions with "No available agent ... please try again later"; that is
+    waited out for up to ``AGENT_WAIT_S``. Any other refusal is raised at once.
+    """
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as error:
+            if "No available agent" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(1.0)
 
 
 def follow_job(address: str, job_id: str, echo: Callable[[str], None]) -> str:

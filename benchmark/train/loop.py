@@ -69,6 +69,8 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
         split_seed=config.split_seed,
         **config.dataset_options,
     )
+    if config.sample_limit is not None:
+        bundle = bundle.limited(config.sample_limit, seed=config.split_seed)
     loader_options = {"rank": runtime.rank, "world_size": runtime.world_size, "device": device}
     train_loader = make_loader(
         bundle, "train", batch_size=config.batch_size, augment=config.augment,
@@ -94,6 +96,18 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
     params_total, params_trainable = count_parameters(model)
     macs = macs_per_image(model, bundle.input_shape)
     model = model.to(device, memory_format=speed.memory_format)
+
+    # What prediction needs to rebuild the model and feed it new images the way the test
+    # images were fed (``benchmark.predict``), without the dataset: in every checkpoint.
+    model_card = {
+        "architecture": config.architecture,
+        "model_hparams": dict(config.model),
+        "dataset": config.dataset,
+        "input_shape": list(bundle.input_shape),
+        "class_names": list(bundle.class_names),
+        "mean": list(bundle.mean),
+        "std": list(bundle.std),
+    }
 
     optimizer = build_optimizer(model, config)
     schedule = LearningRateSchedule(optimizer, config, steps_per_epoch=len(train_loader))
@@ -181,6 +195,7 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
         state = None
         if wants_checkpoint and runtime.rank == 0:
             state = {
+                **model_card,
                 "epoch": epoch,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -279,6 +294,7 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
         "inference_throughput": throughput,
         "peak_memory_mb": peak_memory_mb(device),
         "device": device_name(device),
+        "node_id": runtime.node_id,
         "num_workers": runtime.world_size,
         "ranks_in_sync": ranks_hold_same_weights(model, device),
         "class_names": list(bundle.class_names),
@@ -287,17 +303,18 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
     final_state = None
     if runtime.rank == 0:
         final_state = {
+            **model_card,
             "epoch": history[-1]["epoch"],
+            # ``model`` holds the weights the test figures were measured on (those of
+            # ``model_epoch``); when they are not the best validation epoch's, the best
+            # ones travel too, so that the final checkpoint alone serves prediction.
             "model": model.state_dict(),
-            "architecture": config.architecture,
-            "model_hparams": dict(config.model),
-            "dataset": config.dataset,
-            "input_shape": list(bundle.input_shape),
-            "class_names": list(bundle.class_names),
-            "mean": list(bundle.mean),
-            "std": list(bundle.std),
+            "model_epoch": selected_epoch,
+            "best_epoch": early_stopping.best_epoch,
             "history": history,
             "final": True,
         }
+        if selected_epoch != early_stopping.best_epoch and early_stopping.best_state:
+            final_state["best_model"] = early_stopping.best_state
     runtime.report(final, final_state)
     return final

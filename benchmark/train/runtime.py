@@ -23,6 +23,7 @@ class WorkerRuntime(Protocol):
     rank: int
     world_size: int
     device: torch.device
+    node_id: str | None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module: ...
 
@@ -56,6 +57,8 @@ class RayTrainRuntime:
         self.rank = context.get_world_rank()
         self.world_size = context.get_world_size()
         self.device = ray.train.torch.get_device()
+        # The Ray node this rank runs on: where a trial's figures were measured.
+        self.node_id = ray.get_runtime_context().get_node_id()
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world_size == 1:
@@ -99,6 +102,7 @@ class LocalRuntime:
     resume_from: dict[str, Any] | None = None
     rank: int = 0
     world_size: int = 1
+    node_id: str | None = None
     reports: list[dict[str, Any]] = field(default_factory=list)
     states: dict[int | str, dict[str, Any]] = field(default_factory=dict)
 

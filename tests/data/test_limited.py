@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import indexed_bundle, yielded_indices
+from bundles import indexed_bundle, yielded_indices
 
 from benchmark.data import make_loader
 

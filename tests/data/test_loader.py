@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import as_uint8, indexed_bundle, yielded_indices
+from bundles import as_uint8, indexed_bundle, yielded_indices
 
 from benchmark.data import get_dataset, make_loader
 from benchmark.data.bundle import DatasetBundle

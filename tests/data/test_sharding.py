@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import indexed_bundle, yielded_indices
+from bundles import indexed_bundle, yielded_indices
 
 from benchmark.data import ShardPlan, make_loader
 from benchmark.errors import DatasetError

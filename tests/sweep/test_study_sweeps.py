@@ -94,3 +94,22 @@ def test_the_sweep_file_runs_end_to_end_in_smoke_mode(
     assert report.exit_code == 0, report.output
     for cell in plan.cells:
         assert cell.key in report.output
+    if plan.spec.log_models:  # S2: its best checkpoint predicts classes of new images
+        _predict_new_images(trials.iloc[0], tmp_path, stand_ins["images"])
+
+
+def _predict_new_images(trial, results: Path, images: Path) -> None:
+    import json
+
+    target = f"{trial['sweep_id']}:{trial['trial_id']}"
+    arguments = ["predict", target, str(images), "--top-k", "3", "--format", "json"]
+    result = CliRunner().invoke(cli, [*arguments, "--results-dir", str(results)])
+    assert result.exit_code == 0, result.output
+    predictions = json.loads(result.stdout)["predictions"]
+    assert len(predictions) == len(list(images.rglob("*.*")))
+    names = set(CALTECH_CLASSES)
+    for prediction in predictions:
+        assert len(prediction["top"]) == 3
+        assert {entry["class_name"] for entry in prediction["top"]} <= names
+        probabilities = [entry["probability"] for entry in prediction["top"]]
+        assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -27,11 +28,29 @@ def test_bench_train_runs_two_ddp_workers_that_see_each_sample_once(tmp_path):
     assert metrics["status"] == "completed"
     assert metrics["num_workers"] == 2
     assert metrics["ranks_in_sync"] is True
-    train_size = metrics["history"][0]["train_samples"]
-    # digits: 1,797 images, a seeded test split, then 10 % of the rest for validation.
-    assert [r["train_samples"] for r in metrics["history"]] == [train_size, train_size]
-    assert metrics["test_samples"] == sum(metrics["class_report"]["support"])
+    # digits: 1,797 images; 359 (20 %) carved for test, then 144 (10 % of the remaining
+    # 1,438) for validation, leaving 1,294 to train on: 647 per rank, together each once.
+    assert [r["train_samples"] for r in metrics["history"]] == [1294, 1294]
+    assert metrics["test_samples"] == 359 == sum(metrics["class_report"]["support"])
     assert metrics["checkpoint_path"]
+
+
+def report_log(path: Path):
+    """A Ray Train callback that appends each report the controller receives to ``path``.
+
+    It sees the stream Tune would see. The class is made inside a function so that Ray
+    pickles it by value: the controller process cannot import this test module.
+    """
+    import ray.train
+
+    class ReportLog(ray.train.UserCallback):
+        def after_report(self, run_context, metrics, checkpoint):
+            rank_zero = metrics[0]
+            line = {"epoch": rank_zero["epoch"], "is_final": rank_zero["is_final"]}
+            with path.open("a") as log:
+                log.write(json.dumps(line) + "\n")
+
+    return ReportLog()
 
 
 def test_a_worker_killed_mid_trial_is_restarted_from_its_checkpoint(tmp_path):
@@ -39,12 +58,18 @@ def test_a_worker_killed_mid_trial_is_restarted_from_its_checkpoint(tmp_path):
         "architecture": "simple_cnn", "dataset": "digits", "epochs": 3, "batch_size": 64,
         "crash_at_epoch": 2, "measure_inference": False,
     }  # fmt: skip
+    reports = tmp_path / "reports.jsonl"
     outcome = run_training_job(
-        config, WorkerResources(workers=1), tmp_path, name="crash", max_failures=1
-    )
+        config, WorkerResources(workers=1), tmp_path / "storage", name="crash", max_failures=1,
+        callbacks=[report_log(reports)],
+    )  # fmt: skip
     assert outcome.status == "completed", outcome.error
     assert [r["epoch"] for r in outcome.epochs] == [1, 2, 3]
     assert outcome.metrics["resumed_from_epoch"] == 1
+    # Every epoch reached Ray Train exactly once across both attempts, then one final report.
+    seen = [json.loads(line) for line in reports.read_text().splitlines()]
+    assert [r["epoch"] for r in seen if not r["is_final"]] == [1, 2, 3]
+    assert [r["epoch"] for r in seen if r["is_final"]] == [3]
 
 
 def test_a_trial_that_keeps_failing_is_reported_as_failed_with_its_reason(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmark.train.loop import run_locally, run_trial
-from benchmark.train.runtime import LocalRuntime
+from benchmark.train.runtime import LocalRuntime, load_state, save_state
 
 BASE = {
     "architecture": "simple_cnn",
@@ -156,10 +156,27 @@ def test_accuracy_stuck_at_chance_ends_as_diverged():
     assert final["test_accuracy"] >= 0.0  # the collapsed model is still evaluated
 
 
-def test_resuming_from_a_checkpoint_reproduces_the_next_epoch():
+def test_checkpoints_come_at_the_interval_the_best_epoch_and_the_last_epoch():
+    # A rate too small to change validation accuracy keeps epoch 1 the best one, so the
+    # checkpoints are: 1 (best), 2 and 4 (every 2nd), 5 (last); epoch 3 has none.
+    config = {**BASE, "lr": 1e-9, "epochs": 5, "checkpoint_every": 2,
+              "measure_inference": False}  # fmt: skip
+    runtime = run_locally(config)
+    assert final_report(runtime)["best_epoch"] == 1
+    assert set(runtime.states) == {1, 2, 4, 5, "final"}
+    for epoch in (1, 2, 4, 5):
+        state = runtime.states[epoch]
+        assert state["epoch"] == epoch
+        assert {"model", "optimizer", "schedule", "rng", "early_stopping"} <= set(state)
+
+
+def test_resuming_from_a_checkpoint_reproduces_the_next_epoch(tmp_path):
     config = {**BASE, "architecture": "improved_cnn", "epochs": 2, "augment": "standard"}
     uninterrupted = run_locally(config)
-    resumed = LocalRuntime(resume_from=uninterrupted.states[1])
+    # Through the checkpoint file, as Ray Train restores it: torch.save, then a load with
+    # weights_only=True, which must accept every part of the state.
+    save_state(tmp_path, uninterrupted.states[1])
+    resumed = LocalRuntime(resume_from=load_state(tmp_path))
     run_trial(config, resumed)
     epoch_two = epoch_reports(uninterrupted)[1]
     (resumed_epoch_two,) = epoch_reports(resumed)
