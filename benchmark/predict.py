@@ -24,6 +24,7 @@ from benchmark.data.decode import decode_image
 from benchmark.data.transforms import to_model_input
 from benchmark.errors import CheckpointError, DatasetError, ImageInputError
 from benchmark.models import WeightsChoice, create_model
+from benchmark.models.weights import structure_only
 from benchmark.sweep.store import SweepDirectory
 from benchmark.train.runtime import STATE_FILE
 
@@ -184,13 +185,14 @@ def load_trained_model(state_file: Path, device: str | torch.device = "cpu") -> 
         )
     channels, height, width = (int(v) for v in state["input_shape"])
     class_names = [str(name) for name in state["class_names"]]
-    model = create_model(
-        state["architecture"],
-        num_classes=len(class_names),
-        in_channels=channels,
-        image_size=(height, width),
-        **_rebuild_hparams(state["model_hparams"]),
-    )
+    with structure_only():
+        model = create_model(
+            state["architecture"],
+            num_classes=len(class_names),
+            in_channels=channels,
+            image_size=(height, width),
+            **_rebuild_hparams(state["model_hparams"]),
+        )
     weights, epoch = best_weights(state)
     try:
         model.load_state_dict(weights)
@@ -217,8 +219,8 @@ def load_trained_model(state_file: Path, device: str | torch.device = "cpu") -> 
 def _rebuild_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
     """The trial's hyperparameters, minus a weights file: the checkpoint replaces its values.
 
-    ImageNet weights are kept: they may shape the network (GoogLeNet's input transform), so
-    they must be in torch.hub's cache, as they were for training.
+    ImageNet weights are kept: they may shape the network (GoogLeNet's input transform);
+    the model is built with ``structure_only`` so the ImageNet file is not read.
     """
     rebuilt = dict(hparams)
     if WeightsChoice.parse(rebuilt.get("weights")).kind == "file":

@@ -19,7 +19,9 @@ import pickle
 import re
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -180,6 +182,23 @@ def load_weights_file(model: nn.Module, path: Path) -> None:
     load_state_dict_checked(model, read_state_dict(path), path)
 
 
+_STRUCTURE_ONLY: ContextVar[bool] = ContextVar("structure_only", default=False)
+
+
+@contextmanager
+def structure_only() -> Iterator[None]:
+    """Build networks as ImageNet weights shape them, without reading the weights.
+
+    For rebuilding a trained model whose checkpoint replaces every value anyway (``bench
+    predict``): the ImageNet file need not be on the machine that predicts.
+    """
+    token = _STRUCTURE_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _STRUCTURE_ONLY.reset(token)
+
+
 def load_imagenet_weights(
     module: nn.Module, arch: str, *, prefix: str = "", ignore: tuple[str, ...] = ()
 ) -> None:
@@ -187,8 +206,11 @@ def load_imagenet_weights(
 
     ``prefix`` selects part of the checkpoint (``features.`` for a VGG feature extractor)
     and is stripped from the names; keys starting with an ``ignore`` prefix are dropped
-    (GoogLeNet's auxiliary classifiers, which the zoo does not build).
+    (GoogLeNet's auxiliary classifiers, which the zoo does not build). Inside
+    ``structure_only()`` nothing is read.
     """
+    if _STRUCTURE_ONLY.get():
+        return
     path = imagenet_file(arch)
     state = {
         key.removeprefix(prefix): tensor

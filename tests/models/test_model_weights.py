@@ -189,3 +189,16 @@ def test_frozen_batch_norm_keeps_its_running_statistics_in_training_mode():
     assert not frozen_bn.training and trainable_bn.training
     assert torch.equal(frozen_bn.running_mean, frozen_before)
     assert not torch.equal(trainable_bn.running_mean, trainable_before)
+
+
+def test_structure_only_builds_an_imagenet_network_without_its_file(torch_home, monkeypatch):
+    """What `bench predict` does: the checkpoint brings the values, not the ImageNet file."""
+    from benchmark.models.weights import structure_only
+
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    with structure_only():
+        shaped = create_model("googlenet", 6, 3, 64, weights="imagenet")
+    plain = create_model("googlenet", 6, 3, 64)
+    assert shaped.features.transform_input and not plain.features.transform_input
+    with pytest.raises(WeightsError, match="not cached"):  # outside it, the file is needed
+        create_model("googlenet", 6, 3, 64, weights="imagenet")

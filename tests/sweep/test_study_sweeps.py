@@ -95,6 +95,8 @@ def test_the_sweep_file_runs_end_to_end_in_smoke_mode(
     for cell in plan.cells:
         assert cell.key in report.output
     if plan.spec.log_models:  # S2: its best checkpoint predicts classes of new images
+        # ... on a machine without the ImageNet file: the checkpoint holds every weight.
+        monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-hub"))
         _predict_new_images(trials.iloc[0], tmp_path, stand_ins["images"])
 
 
