@@ -97,6 +97,8 @@ def trial_checkpoint(results_dir: Path, sweep_id: str, trial_id: str) -> Path:
     """The state file of trial ``trial_id``'s final (else newest) checkpoint in a sweep."""
     directory = SweepDirectory.find(results_dir, sweep_id)
     files = sorted((directory.train_dir / trial_id).glob(CHECKPOINT_GLOB))
+    if not files:  # an inline trial checkpoints into its Tune trial folder
+        files = sorted(directory.tune_dir.glob(f"*{trial_id}*/{CHECKPOINT_GLOB}"))
     record = directory.read_record(trial_id)
     if not files and record is not None:
         # Results moved from elsewhere keep Tune's path of the last checkpoint.

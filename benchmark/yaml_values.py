@@ -34,3 +34,21 @@ _SafeLoader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """Parse ``text`` safely; raises ``yaml.YAMLError`` on malformed input."""
     return yaml.load(text, Loader=_SafeLoader)
+
+
+class _SafeDumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes what ``load_yaml`` would not read back as written.
+
+    It shares the loader's implicit types, so the string ``"1e-3"`` is written quoted
+    rather than plain (which ``load_yaml`` reads as the float 0.001).
+    """
+
+
+_SafeDumper.yaml_implicit_resolvers = {
+    first: list(resolvers) for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def dump_yaml(value: Any) -> str:
+    """``value`` as YAML text (block style, keys in order) that ``load_yaml`` reads back."""
+    return yaml.dump(value, Dumper=_SafeDumper, sort_keys=False)

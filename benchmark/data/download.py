@@ -6,9 +6,10 @@ layout and copies made by torchvision elsewhere are found as they are. Offline
 fails, the error names the files expected and the directory to put them in.
 
 A download that cannot reach its server must fail, not hang: every socket operation gets
-a timeout (torchvision's ``urlopen`` calls pass none). Concurrent processes that miss the
-same dataset (the workers of one DDP trial, trials of one sweep) take a file lock so that
-one downloads while the others wait and then find the files.
+a timeout (torchvision's ``urlopen`` calls pass none), and every tar archive is extracted
+inside the data directory only. Concurrent processes that miss the same dataset (the
+workers of one DDP trial, trials of one sweep) take a file lock so that one downloads
+while the others wait and then find the files.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import fcntl
 import os
 import socket
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -63,7 +65,7 @@ def ensure_files(
         if not missing:
             return False
         try:
-            with _socket_timeout(SOCKET_TIMEOUT_S):
+            with _socket_timeout(SOCKET_TIMEOUT_S), _archives_stay_inside():
                 download(root)
         except Exception as error:  # Any failure of a download means the same to the user.
             reason = f"download failed ({type(error).__name__}: {_summary(error)})"
@@ -90,6 +92,23 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         yield
     finally:
         socket.setdefaulttimeout(previous)
+
+
+@contextlib.contextmanager
+def _archives_stay_inside() -> Iterator[None]:
+    """Every tar archive extracted meanwhile goes through ``tarfile.data_filter``.
+
+    torchvision extracts with a bare ``extractall``: a member named ``../x`` or ``/x``, or a
+    link pointing outside, would write outside the data directory. The ``data`` filter
+    (Python >= 3.11.4, the default from 3.14) refuses those members, links outside the
+    target and device files. Zip extraction already drops ``..`` and leading ``/``.
+    """
+    previous = tarfile.TarFile.extraction_filter
+    tarfile.TarFile.extraction_filter = staticmethod(tarfile.data_filter)
+    try:
+        yield
+    finally:
+        tarfile.TarFile.extraction_filter = previous
 
 
 @contextlib.contextmanager

@@ -44,6 +44,9 @@ _SET_ELSEWHERE = {
     "seed": "each trial gets its seed from search.seed",
 }
 
+# What ``str.splitlines`` breaks at, each written as its escape (``\n``) instead.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
 
 class SweepFileError(BenchError):
     """A sweep file that cannot be run; the message names the file, the key and the fix."""
@@ -53,7 +56,8 @@ class SweepFileError(BenchError):
         self.key = key
         self.problem = problem
         where = f"{source}: {key}: " if key else f"{source}: "
-        super().__init__(where + problem)
+        # One line, whatever the file held: a key or name with a line break shows it escaped.
+        super().__init__((where + problem).translate(_LINE_BREAKS))
 
 
 def load_sweep(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> SweepSpec:

@@ -88,23 +88,32 @@ def plan_sweep(
     directories, so they get an absolute path).
     """
     root = root or Path.cwd()
-    data_dir = Path(spec.data_dir)
-    data_dir = data_dir if data_dir.is_absolute() else (root / data_dir).resolve()
+    data_dir = _anchored(spec.data_dir, root, source, "data_dir", expand_user=False)
     cells = []
     for arch in spec.architectures:
         for dataset in spec.datasets:
             base: dict[str, Any] = {}
-            for fixed in (spec.fixed, dataset.fixed, arch.fixed):
-                base = merge_values(base, fixed)
+            try:
+                for fixed in (spec.fixed, dataset.fixed, arch.fixed):
+                    base = merge_values(base, fixed)
+            except NotASectionError as error:
+                where = _where_set(spec, arch.name, dataset.name, error.key)
+                raise SweepFileError(source, where, str(error)) from None
             base.update(
                 architecture=arch.architecture,
                 dataset=dataset.dataset,
                 data_dir=str(data_dir),
                 offline=spec.offline or bool(base.get("offline", False)),
             )
+            options = base.get("dataset_options", {})
+            if not isinstance(options, dict):
+                where = _where_set(spec, arch.name, dataset.name, "dataset_options")
+                raise SweepFileError(
+                    source, where, f"must be a mapping of dataset options (got {options!r})"
+                )
             if dataset.options:
-                base["dataset_options"] = {**base.get("dataset_options", {}), **dataset.options}
-            _anchor_path_option(base, root)
+                base["dataset_options"] = {**options, **dataset.options}
+            _anchor_path_option(base, root, source, arch.name, dataset.name, spec)
             if spec.targets:
                 base["targets"] = list(spec.targets)
             space = {**spec.space, **arch.space}
@@ -130,14 +139,27 @@ def trial_config(cell: Cell, params: dict[str, Any], seed: int) -> dict[str, Any
     return {**merge_values(merge_values(cell.base_config, params), cell.caps), "seed": seed}
 
 
+class NotASectionError(ValueError):
+    """A dotted key (``model.width``) below a key whose value is not a mapping."""
+
+    def __init__(self, key: str, section: str, value: Any) -> None:
+        self.key = key
+        super().__init__(f"sets a value inside {section}, which is {value!r}, not a mapping")
+
+
 def merge_values(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``updates`` set; ``"model.width"`` keys set nested values."""
+    """A copy of ``base`` with ``updates`` set; ``"model.width"`` keys set nested values.
+
+    Raises ``NotASectionError`` when a dotted key goes below a value that is not a mapping.
+    """
     result = copy.deepcopy(base)
     for key, value in updates.items():
         *parents, leaf = key.split(".")
         node = result
-        for part in parents:
+        for depth, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise NotASectionError(key, ".".join(parents[: depth + 1]), node)
         if isinstance(value, dict) and isinstance(node.get(leaf), dict):
             node[leaf] = merge_values(node[leaf], value)
         else:
@@ -169,12 +191,24 @@ def grid_points(space: dict[str, Distribution]) -> list[dict[str, Any]]:
     return points
 
 
-def _anchor_path_option(base: dict[str, Any], root: Path) -> None:
+def _anchor_path_option(
+    base: dict[str, Any], root: Path, source: str | Path, arch: str, dataset: str, spec: SweepSpec
+) -> None:
     """A relative dataset ``path`` option (ImageFolder's) means relative to ``root``."""
     options = base.get("dataset_options") or {}
     path = options.get("path")
-    if isinstance(path, str) and path and not Path(path).expanduser().is_absolute():
-        base["dataset_options"] = {**options, "path": str((root / path).resolve())}
+    if isinstance(path, str) and path:
+        where = _where_set(spec, arch, dataset, "dataset_options.path")
+        base["dataset_options"] = {**options, "path": _anchored(path, root, source, where)}
+
+
+def _anchored(path: str, root: Path, source: str | Path, key: str, expand_user: bool = True) -> str:
+    """``path`` as is if absolute (``~/x`` counts), else resolved against ``root``."""
+    try:
+        given = Path(path).expanduser() if expand_user else Path(path)
+        return str(Path(path)) if given.is_absolute() else str((root / path).resolve())
+    except (ValueError, RuntimeError, OSError) as error:  # a NUL byte, an unknown ~user
+        raise SweepFileError(source, key, f"not a usable path {path!r} ({error})") from None
 
 
 def _smoke_caps(base: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +224,11 @@ def _grid_size(cells: list[Cell]) -> int:
 
 def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
     for params in representative_params(cell.space):
-        config = trial_config(cell, params, plan.search_seed(0))
+        try:
+            config = trial_config(cell, params, plan.search_seed(0))
+        except NotASectionError as error:
+            where = _where_set(plan.spec, cell.architecture_label, cell.dataset_label, error.key)
+            raise SweepFileError(source, where, f"{error} (cell {cell.key})") from None
         try:
             TrialConfig.from_dict(config, source="")
         except TrialConfigError as error:
@@ -203,7 +241,7 @@ def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
             if problem.startswith("Input should"):
                 found, value = _lookup(config, key)
                 got = f"got {value!r}, " if found and not isinstance(value, (dict, list)) else ""
-            where = _where_set(plan.spec, cell, key)
+            where = _where_set(plan.spec, cell.architecture_label, cell.dataset_label, key)
             message = f"{plain_message(problem)} ({got}cell {cell.key})"
             raise SweepFileError(source, where, message) from None
     scheduler = plan.spec.scheduler
@@ -216,13 +254,11 @@ def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
         )
 
 
-def _where_set(spec: SweepSpec, cell: Cell, key: str) -> str:
-    """The sweep-file key path that set trial option ``key`` for ``cell``."""
+def _where_set(spec: SweepSpec, architecture_label: str, dataset_label: str, key: str) -> str:
+    """The sweep-file key path that set trial option ``key`` for the cell of those labels."""
     top = key.split(".")[0]
-    arch_index = next(
-        i for i, a in enumerate(spec.architectures) if a.name == cell.architecture_label
-    )
-    data_index = next(i for i, d in enumerate(spec.datasets) if d.name == cell.dataset_label)
+    arch_index = next(i for i, a in enumerate(spec.architectures) if a.name == architecture_label)
+    data_index = next(i for i, d in enumerate(spec.datasets) if d.name == dataset_label)
     arch, dataset = spec.architectures[arch_index], spec.datasets[data_index]
     candidates = [
         (f"architectures[{arch_index}].space", arch.space),

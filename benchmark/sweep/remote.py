@@ -18,11 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from benchmark.errors import BenchError
 from benchmark.spec import load_sweep
 from benchmark.sweep.store import new_sweep_id
+from benchmark.yaml_values import dump_yaml
 
 JOB_PREFIX = "bench-"
 #: How long a submission waits for a just-started head's job agent.
@@ -63,7 +62,7 @@ def submit_remote(
             package, staging_dir / package.name, ignore=shutil.ignore_patterns(*_PACKAGE_EXCLUDES)
         )
         resolved = spec.model_dump(mode="json", exclude_none=True)
-        (staging_dir / "sweep.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        (staging_dir / "sweep.yaml").write_text(dump_yaml(resolved))
         command = ["python", "-m", "benchmark.cli", "submit", "sweep.yaml", "--address", "auto"]
         command += ["--results-dir", str(results), "--quiet"]
         command += ["--resume", sweep_id] if resume_id else ["--sweep-id", sweep_id]

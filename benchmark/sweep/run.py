@@ -193,10 +193,16 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
         ),
         directory=directory,
         max_failures=plan.spec.max_failures,
+        execution=resources.execution,
     )
-    # The trial's driver only waits on its Train job, whose workers hold the CPUs and GPUs;
-    # it reserves a little memory (Tune needs a non-empty request) and no CPU.
-    trainable = tune.with_resources(trainable, {"cpu": 0, "memory": TRIAL_DRIVER_MEMORY_BYTES})
+    if resources.execution == "inline":
+        # The trial's own process trains: it holds the worker's CPUs and GPU share.
+        request = {"cpu": resources.cpus_per_worker, "gpu": resources.gpus_per_worker}
+    else:
+        # The trial's driver only waits on its Train job, whose workers hold the CPUs and
+        # GPUs; it reserves a little memory (Tune needs a non-empty request) and no CPU.
+        request = {"cpu": 0, "memory": TRIAL_DRIVER_MEMORY_BYTES}
+    trainable = tune.with_resources(trainable, request)
     if resume and tune.Tuner.can_restore(str(directory.tune_dir)):
         tuner = tune.Tuner.restore(
             str(directory.tune_dir), trainable, resume_unfinished=True, resume_errored=True

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmark.errors import SweepNotFoundError
 from benchmark.files import write_atomically
 from benchmark.spec import SweepSpec
+from benchmark.yaml_values import dump_yaml
 
 TUNE_EXPERIMENT = "tune"
 
@@ -42,7 +41,7 @@ class SweepDirectory:
     def create(cls, results_dir: Path, spec: SweepSpec, sweep_id: str) -> SweepDirectory:
         directory = cls(Path(results_dir).resolve() / spec.name / sweep_id)
         directory.trials_dir.mkdir(parents=True, exist_ok=True)
-        resolved = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
+        resolved = dump_yaml(spec.model_dump(mode="json", exclude_none=True))
         write_atomically(directory.spec_file, resolved)
         return directory
 

@@ -7,11 +7,13 @@ by ``bench resume`` continues from its own last checkpoint, and a trial that had
 finished (its record is on disk, but the sweep was killed before Tune saved that) is not
 run again: its recorded result is handed back to Tune instead. A job that fails for good is
 reported once more from here, as a final ``failed`` result with its reason, so that the
-sweep records it and goes on.
+sweep records it and goes on. With ``resources.execution: inline`` the training loop runs
+in the trial's own process instead (``run_inline_trial``).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from benchmark.sweep.cells import Cell, trial_config
@@ -25,6 +27,7 @@ def run_sweep_trial(
     resources: WorkerResources,
     directory: SweepDirectory,
     max_failures: int,
+    execution: str = "train",
 ) -> None:
     """Tune's function trainable for every trial of a sweep (see ``search.CellSearcher``)."""
     import ray.tune
@@ -37,6 +40,9 @@ def run_sweep_trial(
         return
     cell = cells[config["cell"]]
     values = trial_config(cell, config["params"], config["seed"])
+    if execution == "inline":
+        run_inline_trial(values)
+        return
     outcome = run_training_job(
         values,
         resources,
@@ -52,6 +58,32 @@ def run_sweep_trial(
                 "status": outcome.status,
                 "error": outcome.error,
                 "job_wall_time_s": outcome.job_wall_time_s,
+            }
+        )
+
+
+def run_inline_trial(values: dict[str, Any]) -> None:
+    """The training loop in this trial's own process (``resources.execution: inline``).
+
+    A trial that raises is reported as a final ``failed`` result with its reason, as a
+    failed Ray Train job is, so that the sweep records it and goes on.
+    """
+    import ray.tune
+
+    from benchmark.train.job import STATUS_FAILED, describe_failure
+    from benchmark.train.loop import run_trial
+    from benchmark.train.runtime import TuneTrialRuntime
+
+    started = time.perf_counter()
+    try:
+        run_trial(values, TuneTrialRuntime())
+    except Exception as error:  # any failure of the trial is its result, not the sweep's
+        ray.tune.report(
+            {
+                "is_final": True,
+                "status": STATUS_FAILED,
+                "error": describe_failure(error),
+                "job_wall_time_s": time.perf_counter() - started,
             }
         )
 

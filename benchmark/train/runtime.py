@@ -94,6 +94,54 @@ class RayTrainRuntime:
         ray.train.get_all_reported_checkpoints(timeout_s=120)
 
 
+class TuneTrialRuntime:
+    """The runtime of an inline trial: the loop runs in the Tune trial's process, one worker.
+
+    Reports and checkpoints go straight to Tune (``ray.tune.report``), so a resumed sweep
+    restores the trial from its last checkpoint as a Ray Train job would. The device is the
+    GPU Tune assigned to the trial, if any.
+    """
+
+    rank = 0
+    world_size = 1
+
+    def __init__(self) -> None:
+        import ray
+
+        gpu_ids = ray.get_gpu_ids()
+        self.device = (
+            torch.device("cuda", 0)
+            if gpu_ids and torch.cuda.is_available()
+            else (torch.device("cpu"))
+        )
+        self.node_id = ray.get_runtime_context().get_node_id()
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(self.device)
+
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+        import ray.tune
+
+        if state is None:
+            ray.tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as directory:
+            save_state(Path(directory), state)
+            ray.tune.report(metrics, checkpoint=ray.tune.Checkpoint.from_directory(directory))
+
+    def restored_state(self) -> dict[str, Any] | None:
+        import ray.tune
+
+        checkpoint = ray.tune.get_checkpoint()
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as directory:
+            return load_state(Path(directory))
+
+    def flush_reports(self) -> None:
+        """``ray.tune.report`` returns once Tune holds the report: nothing is in flight."""
+
+
 @dataclass
 class LocalRuntime:
     """Runs the loop in this process: one worker, reports and checkpoints kept in memory."""

@@ -5,7 +5,12 @@ dataset's real on-disk format (CIFAR-10 pickles, Fashion-MNIST idx files, Caltec
 ImageFolder JPEG trees) and stand-in "ImageNet" checkpoints (randomly initialised
 torchvision state dicts under the file names torchvision gives them) into the suite's
 torch.hub cache. The sweep files are used as they are, except for what a CPU-only laptop
-must change: no GPUs, one CPU per trial, the stand-in data folder.
+must change (no GPUs, one CPU per trial, the stand-in data folder) and for
+``resources.execution: inline``: each trial's loop runs in its Tune trial instead of a
+Ray Train job of its own, which would cost tens of seconds per trial here for 23 trials.
+What these files are checked for is their content: every cell's architecture, weights,
+dataset and recipe through the search, records, Parquet, MLflow and the report. The Ray
+Train path is exercised by test_sweep_run, test_sweep_resume and test_sweep_remote.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ def test_the_sweep_file_runs_end_to_end_in_smoke_mode(
         "resources.cpus_per_worker=1",
         f"data_dir={stand_ins['data']}",
         "offline=true",
+        "resources.execution=inline",
     ]
     arguments = ["submit", str(sweep_file), "--smoke", "--quiet", "--results-dir", str(tmp_path)]
     for override in overrides:

@@ -89,15 +89,39 @@ def read_label_names(path: Path) -> list[str]:
     return [str(name) for name in names]
 
 
+# All a CIFAR pickle refers to: numpy's array reconstruction (``numpy.core`` in the
+# authors' files, ``numpy._core`` when numpy 2 wrote it) and the byte-string codec.
+_CIFAR_GLOBALS = {
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds dicts, lists, strings and numpy arrays, and nothing else.
+
+    A pickle can name any callable to run while loading; a file in the data directory is
+    not trusted that far, so every other global is refused before it is imported.
+    """
+
+    def find_class(self, module: str, name: str):
+        if module.startswith("numpy.core."):
+            module = "numpy._core." + module.removeprefix("numpy.core.")
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"refuses to load {module}.{name}; only arrays allowed")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     """The dict in a CIFAR pickle (written by Python 2: byte strings decode as latin-1).
 
-    These files come from the dataset's authors or torchvision's verified download; as
-    with any pickle, only load files from a source you trust.
+    Loaded with ``_CifarUnpickler``: a file that names any code to run is corrupt.
     """
     try:
         with open(path, "rb") as handle:
-            entry = pickle.load(handle, encoding="latin1")
+            entry = _CifarUnpickler(handle, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, MemoryError) as error:  # fmt: skip
         raise DatasetError(f"corrupt CIFAR-10 file {path} ({type(error).__name__}: {error}); "

@@ -1,0 +1,60 @@
+"""``resources.execution: inline``: the loop runs inside each Tune trial, no Ray Train job.
+
+The same sweep machinery (per-cell studies, records, Parquet, MLflow) with the training
+loop in the trial's own process: a trial costs seconds of fixed time instead of tens.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from benchmark.results.parquet import read_table
+from benchmark.spec import SweepFileError, parse_sweep
+from benchmark.sweep.run import start_sweep
+
+SWEEP = """
+name: inline
+architectures:
+  - mlp
+  - {architecture: simple_cnn, label: broken_cnn, fixed: {model: {width: -4}}}
+datasets: [digits]
+search: {algorithm: random, trials_per_cell: 2, max_concurrent: 2}
+space:
+  lr: {type: loguniform, low: 1.0e-3, high: 1.0e-2}
+fixed: {epochs: 2, batch_size: 64, measure_inference: false}
+resources: {execution: inline}
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(local_ray, tmp_path_factory):
+    root = tmp_path_factory.mktemp("inline")
+    (root / "inline.yaml").write_text(SWEEP)
+    return start_sweep(
+        root / "inline.yaml", results_dir=root / "results", console=Console(quiet=True), quiet=True
+    )
+
+
+def test_inline_trials_train_and_report_every_epoch(sweep):
+    completed = [r for r in sweep.records if r["cell"] == "mlp/digits"]
+    assert [r["status"] for r in completed] == ["completed", "completed"]
+    for record in completed:
+        assert [epoch["epoch"] for epoch in record["history"]] == [1, 2]
+        assert record["metrics"]["test_accuracy"] > 0.5
+        assert record["metrics"]["node_id"]
+    epochs = read_table(sweep.directory.path, "epochs").to_pandas()
+    assert sorted(epochs.groupby("trial_id").size()) == [2, 2]
+
+
+def test_a_trial_that_raises_is_recorded_as_failed_and_the_others_finish(sweep):
+    broken = [r for r in sweep.records if r["cell"] == "broken_cnn/digits"]
+    assert [r["status"] for r in broken] == ["failed", "failed"]
+    for record in broken:
+        assert "width" in record["error"], record["error"]
+    assert sweep.directory.state()["state"] == "finished"
+
+
+def test_inline_execution_runs_one_worker():
+    with pytest.raises(SweepFileError, match=r"resources\.workers: inline execution runs one"):
+        parse_sweep(SWEEP, source="x.yaml", overrides=["resources.workers=2"])
