@@ -7,6 +7,7 @@ serves several tests, since every trial costs about a minute of Ray start-up her
 from __future__ import annotations
 
 import itertools
+import os
 import pickle
 from pathlib import Path
 
@@ -42,14 +43,33 @@ scheduler:
 """
 
 
+# Fake credentials in the driver's environment while the sweep runs: none may reach a file
+# under the results root. (RAY_AUTH_TOKEN is not planted, it would change Ray's auth; the
+# real token, if this machine has one, is searched for instead.)
+PLANTED_SECRETS = {
+    "MLFLOW_TRACKING_PASSWORD": "fake-mlflow-password-5f1c9e",
+    "MLFLOW_TRACKING_TOKEN": "fake-mlflow-token-a83d20",
+    "AWS_SECRET_ACCESS_KEY": "fake-aws-secret-77b4e1",
+}
+
+
 @pytest.fixture(scope="module")
 def sweep(local_ray, tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     sweep_file = root / "e2e.yaml"
     sweep_file.write_text(SWEEP)
-    outcome = start_sweep(
-        sweep_file, results_dir=root / "results", console=Console(quiet=True), quiet=True
-    )
+    saved = {name: os.environ.get(name) for name in PLANTED_SECRETS}
+    os.environ.update(PLANTED_SECRETS)
+    try:
+        outcome = start_sweep(
+            sweep_file, results_dir=root / "results", console=Console(quiet=True), quiet=True
+        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return outcome
 
 
@@ -243,3 +263,23 @@ def test_the_results_notebook_runs_on_the_real_sweep(sweep, run_results_notebook
     assert f"{len(sweep.records)} trials in 1 sweep(s)" in run.text
     assert "simple_cnn/digits" in run.text and "mlp/digits" in run.text
     assert run.images == 2
+
+
+def test_no_secret_reaches_any_file_under_the_results_root(sweep):
+    """Parquet, JSON records, env.json, sweep.yaml, the MLflow db and artifacts, Tune and
+    Train state: every byte under the results root is searched for every secret."""
+    secrets = [value.encode() for value in PLANTED_SECRETS.values()]
+    token_file = Path.home() / ".ray" / "auth_token"
+    if token_file.is_file() and token_file.read_text().strip():
+        secrets.append(token_file.read_text().strip().encode())
+    results_root = sweep.directory.path.parents[1]
+    files = [path for path in results_root.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".parquet" for path in files)
+    assert any(path.name == "mlflow.db" for path in files)
+    leaks = [
+        f"{path.relative_to(results_root)} holds secret #{index}"
+        for path in files
+        for index, secret in enumerate(secrets)
+        if secret in path.read_bytes()
+    ]
+    assert not leaks, leaks
