@@ -217,6 +217,9 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
             num_samples=plan.total_trials,
             max_concurrent_trials=concurrency,
             time_budget_s=plan.spec.stop.time_budget_s,
+            # A trial's process is kept for the next trial of the same resources: a new
+            # one would re-import torch and the package (seconds per trial).
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=directory.tune_dir.name,

@@ -20,7 +20,12 @@ from benchmark.data import get_dataset, make_loader
 from benchmark.models import count_parameters, create_model, macs_per_image, measure_inference
 from benchmark.train.collectives import gather_arrays, max_across_ranks, ranks_hold_same_weights
 from benchmark.train.config import TrialConfig
-from benchmark.train.hardware import device_name, peak_memory_mb, synchronize
+from benchmark.train.hardware import (
+    device_name,
+    peak_memory_mb,
+    reset_peak_memory,
+    synchronize,
+)
 from benchmark.train.metrics import classification_report, time_to_targets
 from benchmark.train.optim import LearningRateSchedule, build_optimizer
 from benchmark.train.reproducibility import capture_rng, restore_rng, seed_everything
@@ -59,6 +64,7 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
     device = runtime.device
     speed = SpeedOptions.resolve(config, device)
     seed_everything(config.seed)
+    reset_peak_memory(device)
 
     # Data: decoded once, batched (and augmented) as tensors on the training device.
     bundle = get_dataset(

@@ -55,11 +55,20 @@ def ray_cluster():
     dashboard_port, gcs_port = _free_port(), _free_port()
     temp_dirs = [tempfile.mkdtemp(prefix=f"ray{node}-", dir="/tmp") for node in ("head", "w1")]
     common = ["--block", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+
+    def own_ports() -> list[str]:
+        """Free ports for what Ray otherwise binds at fixed defaults (the agent's 52365...):
+        another Ray instance of this test session may hold those."""
+        names = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                 "runtime-env-agent-port", "metrics-export-port")  # fmt: skip
+        return [f"--{name}={_free_port()}" for name in names]
+
     commands = [
         [str(ray), "start", "--head", f"--port={gcs_port}", "--include-dashboard=true",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}", *common,
+         f"--ray-client-server-port={_free_port()}", *own_ports(),
          f"--temp-dir={temp_dirs[0]}"],
-        [str(ray), "start", f"--address=127.0.0.1:{gcs_port}", *common,
+        [str(ray), "start", f"--address=127.0.0.1:{gcs_port}", *common, *own_ports(),
          f"--temp-dir={temp_dirs[1]}"],
     ]  # fmt: skip
     nodes = []
