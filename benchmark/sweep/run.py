@@ -217,9 +217,10 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
             num_samples=plan.total_trials,
             max_concurrent_trials=concurrency,
             time_budget_s=plan.spec.stop.time_budget_s,
-            # A trial's process is kept for the next trial of the same resources: a new
-            # one would re-import torch and the package (seconds per trial).
-            reuse_actors=True,
+            # An inline trial's process is kept for the next trial of the same resources:
+            # a new one would re-import torch and the package (seconds per trial). A Train
+            # trial's process only waits on its job, whose start dominates; it is not reused.
+            reuse_actors=resources.execution == "inline",
         ),
         run_config=tune.RunConfig(
             name=directory.tune_dir.name,
