@@ -46,6 +46,28 @@ def load_state(directory: Path) -> dict[str, Any]:
     return torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def report_with_state(
+    ray_module: Any, metrics: dict[str, Any], state: dict[str, Any] | None
+) -> None:
+    """Report ``metrics`` through ``ray_module`` (``ray.train`` or ``ray.tune``: each takes
+    its own ``Checkpoint`` class), with ``state`` as a checkpoint if any."""
+    if state is None:
+        ray_module.report(metrics)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as directory:
+        save_state(Path(directory), state)
+        checkpoint = ray_module.Checkpoint.from_directory(directory)
+        ray_module.report(metrics, checkpoint=checkpoint)
+
+
+def state_of(checkpoint: Any) -> dict[str, Any] | None:
+    """The loop state a Ray checkpoint holds, or ``None`` when there is no checkpoint."""
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as directory:
+        return load_state(Path(directory))
+
+
 class RayTrainRuntime:
     """The runtime inside a Ray Train worker: DDP via Ray's helpers, reports to Ray Train."""
 
@@ -71,21 +93,12 @@ class RayTrainRuntime:
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         import ray.train
 
-        if state is None:
-            ray.train.report(metrics)
-            return
-        with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as directory:
-            save_state(Path(directory), state)
-            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+        report_with_state(ray.train, metrics, state)
 
     def restored_state(self) -> dict[str, Any] | None:
         import ray.train
 
-        checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return None
-        with checkpoint.as_directory() as directory:
-            return load_state(Path(directory))
+        return state_of(ray.train.get_checkpoint())
 
     def flush_reports(self) -> None:
         """Block until Ray Train has registered every report (and checkpoint) sent so far."""
@@ -122,21 +135,12 @@ class TuneTrialRuntime:
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         import ray.tune
 
-        if state is None:
-            ray.tune.report(metrics)
-            return
-        with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as directory:
-            save_state(Path(directory), state)
-            ray.tune.report(metrics, checkpoint=ray.tune.Checkpoint.from_directory(directory))
+        report_with_state(ray.tune, metrics, state)
 
     def restored_state(self) -> dict[str, Any] | None:
         import ray.tune
 
-        checkpoint = ray.tune.get_checkpoint()
-        if checkpoint is None:
-            return None
-        with checkpoint.as_directory() as directory:
-            return load_state(Path(directory))
+        return state_of(ray.tune.get_checkpoint())
 
     def flush_reports(self) -> None:
         """``ray.tune.report`` returns once Tune holds the report: nothing is in flight."""
