@@ -5,8 +5,14 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -91,3 +97,86 @@ def run_results_notebook(tmp_path_factory, monkeypatch):
         return NotebookRun(text, images)
 
     return run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class MlflowServer:
+    """A real ``mlflow server`` on 127.0.0.1 with its own store, proxying artifacts.
+
+    It can be stopped (SIGKILL, as a crashed server) and started again on the same port and
+    store, as a server that comes back.
+    """
+
+    store: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.store / "artifacts"
+
+    def start(self, limit_s: float = 120) -> None:
+        self.store.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+            "--port", str(self.port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{self.store / 'mlflow.db'}",
+            "--serve-artifacts", "--artifacts-destination", str(self.artifacts),
+            "--default-artifact-root", "mlflow-artifacts:/",
+        ]  # fmt: skip
+        log = self.store / "server.log"
+        with open(log, "a") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + limit_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"mlflow server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.25)  # polling the server's health, not waiting on a guess
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the server and its workers (its own process group)."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass
+        self.process = None
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    return free_port()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A running ``MlflowServer``, stopped after the test."""
+    server = MlflowServer(tmp_path / "mlflow-server")
+    server.start()
+    yield server
+    server.stop()

@@ -51,7 +51,8 @@ def _register_commands() -> None:
     cli.add_command(report_commands.report)
     cli.add_command(report_commands.results)
     for command in (sweep_commands.validate, sweep_commands.submit, sweep_commands.resume,
-                    sweep_commands.status, sweep_commands.logs):  # fmt: skip
+                    sweep_commands.status, sweep_commands.logs,
+                    sweep_commands.sync_mlflow):  # fmt: skip
         cli.add_command(command)
 
 

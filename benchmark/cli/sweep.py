@@ -114,6 +114,34 @@ def resume(sweep_id, results_dir, address, quiet, mlflow_uri) -> None:
     _print_outcome(outcome)
 
 
+@click.command("sync-mlflow")
+@click.argument("sweep_id")
+@_results_option
+@_mlflow_option
+def sync_mlflow(sweep_id, results_dir, mlflow_uri) -> None:
+    """Log a sweep's trials that MLflow missed (its server was down) from their Parquet record.
+
+    Safe to run again: a trial already in MLflow is found by its tags and not logged twice.
+    """
+    from pathlib import Path
+
+    from benchmark.results.tracking import MlflowTracker
+    from benchmark.sweep.publish import sync_sweep
+    from benchmark.sweep.store import SweepDirectory
+
+    directory = SweepDirectory.find(Path(results_dir), sweep_id)
+    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
+    outcome = sync_sweep(directory, tracker)
+    click.echo(
+        f"sweep {sweep_id}: {len(outcome.logged)} trial(s) logged to {tracker.tracking_uri}"
+        + ("" if outcome.logged else " (MLflow had every trial already)")
+    )
+    if outcome.missing:
+        for trial_id, reason in sorted(outcome.missing.items()):
+            click.echo(f"trial {trial_id}: still not logged ({reason})", err=True)
+        raise click.exceptions.Exit(1)
+
+
 @click.command()
 @click.argument("sweep_id", required=False)
 @_results_option

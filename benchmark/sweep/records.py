@@ -10,15 +10,11 @@ its final metrics, its epoch history and per-class report, and its start and end
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from ray.tune import Callback
 
-from benchmark.results.parquet import write_trial
-from benchmark.results.schema import trial_tables
-from benchmark.results.tracking import MlflowTracker
-from benchmark.sweep.cells import Cell, trial_config
+from benchmark.sweep.publish import TrialPublisher
 from benchmark.sweep.store import SweepDirectory
 from benchmark.sweep.trainable import RECORDED
 
@@ -35,28 +31,17 @@ _NOT_METRICS = {"history", "class_report", "class_names", "config", "is_final", 
 
 
 class TrialRecorder(Callback):
-    """A Tune callback (driver side) that publishes each trial's results as it finishes.
-
-    Order matters for "exactly once": MLflow first (its run id goes into the rows), then the
-    Parquet rows, then the raw record, which marks the trial as recorded for a resume.
-    A tracking server that fails mid-sweep costs the MLflow run, never the Parquet rows.
-    """
+    """A Tune callback (driver side) that publishes each trial's results as it finishes."""
 
     def __init__(
         self,
         directory: SweepDirectory,
         scheduler_stops: dict[str, str],
-        cells: dict[str, Cell],
-        tracker: MlflowTracker | None = None,
-        log_models: bool = False,
-        warn: Callable[[str], None] = print,
+        publisher: TrialPublisher,
     ) -> None:
         self._directory = directory
         self._scheduler_stops = scheduler_stops
-        self._cells = cells
-        self._tracker = tracker
-        self._log_models = log_models
-        self._warn = warn
+        self.publisher = publisher
         self._epochs: dict[str, dict[int, dict[str, Any]]] = {}
         self._started: dict[str, str] = {}
 
@@ -88,21 +73,7 @@ class TrialRecorder(Callback):
             stop_reason=self._scheduler_stops.get(trial.trial_id),
             started_at=self._started.pop(trial.trial_id, None),
         )
-        self.publish(record)
-
-    def publish(self, record: dict[str, Any]) -> None:
-        cell = self._cells[record["cell"]]
-        config = trial_config(cell, record["params"], record["seed"])
-        run_id = None
-        if self._tracker is not None:
-            checkpoint = record["metrics"].get("checkpoint_path") if self._log_models else None
-            try:
-                run_id = self._tracker.log_trial(record, config, checkpoint_path=checkpoint)
-            except Exception as error:  # whatever the server says, the sweep goes on
-                self._warn(f"trial {record['trial_id']}: not logged to MLflow ({error})")
-        record["mlflow_run_id"] = run_id
-        write_trial(self._directory.path, record["trial_id"], trial_tables(record, config, run_id))
-        self._directory.write_record(record)
+        self.publisher.publish(record)
 
 
 def build_record(

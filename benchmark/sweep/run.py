@@ -117,7 +117,7 @@ def _run(
         )
     directory.write_state("running", resumed=resume)
     tuner, scheduler = _tuner(plan, directory, concurrency, resume)
-    _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet)
+    publisher = _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet)
     started = time.monotonic()
     # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
     with contextlib.suppress(KeyboardInterrupt):
@@ -127,9 +127,30 @@ def _run(
     out_of_time = budget is not None and time.monotonic() - started >= budget
     # Ctrl-C makes Tune stop and return early: the sweep is then unfinished, resumable.
     interrupted = len(records) < plan.total_trials and not out_of_time
-    directory.write_state("interrupted" if interrupted else "finished")
-    tracker.end_sweep("interrupted" if interrupted else "finished")
-    return SweepOutcome(directory, records, interrupted)
+    state = "interrupted" if interrupted else "finished"
+    directory.write_state(state)
+    _close_tracking(publisher, tracker, directory, state, console)
+    return SweepOutcome(directory, directory.records(), interrupted)
+
+
+def _close_tracking(publisher, tracker, directory, state: str, console: Console) -> None:
+    """Log what MLflow missed while it was away, then close the sweep's run; never raise.
+
+    The sweep's results are already in Parquet: a tracking server that is still down only
+    leaves a warning and the command that logs the rest later.
+    """
+    missing = len(publisher.sync().missing)
+    try:
+        tracker.end_sweep(state)
+        closed = True
+    except Exception:  # server down: bench sync-mlflow closes it later
+        closed = False
+    if missing or not closed:
+        console.print(
+            f"[yellow]warning:[/] MLflow did not answer: {missing} trial(s) not logged"
+            f"{'' if closed else ' and the sweep run not closed'}; the results are complete "
+            f"in Parquet; log the rest with: bench sync-mlflow {directory.sweep_id}"
+        )
 
 
 def trials_at_once(plan: SweepPlan, cluster: dict[str, float], source: str | Path) -> int:
@@ -233,7 +254,7 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
     return tuner, scheduler
 
 
-def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet) -> None:
+def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet):
     """Give the run this process's recorder and live view.
 
     Tune pickles its run config into the experiment when the tuner is built and restores
@@ -243,17 +264,19 @@ def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet
     from ray.tune.logger import JsonLoggerCallback
 
     from benchmark.sweep.progress import SweepProgress
+    from benchmark.sweep.publish import TrialPublisher
     from benchmark.sweep.records import TrialRecorder
 
+    publisher = TrialPublisher(
+        directory,
+        cells={cell.key: cell for cell in plan.cells},
+        tracker=tracker,
+        log_models=plan.spec.log_models,
+        warn=lambda message: console.print(f"[yellow]warning:[/] {message}"),
+    )
     tuner._local_tuner.get_run_config().callbacks = [
         JsonLoggerCallback(),  # Tune's own result.json per trial, beside the tables
-        TrialRecorder(
-            directory,
-            scheduler.stopped,
-            cells={cell.key: cell for cell in plan.cells},
-            tracker=tracker,
-            log_models=plan.spec.log_models,
-            warn=lambda message: console.print(f"[yellow]warning:[/] {message}"),
-        ),
+        TrialRecorder(directory, scheduler.stopped, publisher),
         SweepProgress(plan, console, quiet=quiet),
     ]
+    return publisher

@@ -8,13 +8,7 @@ error before any trial starts.
 from __future__ import annotations
 
 import math
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -206,57 +200,8 @@ def test_sweep_logs_to_local_sqlite_store_once_per_trial(tmp_path, monkeypatch, 
     _check_resume_reuses_runs(None, results_dir, run_ids, sweep_dir)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real tracking server with its own store, proxying artifacts to its own folder."""
-    port = _free_port()
-    store = tmp_path / "server"
-    store.mkdir()
-    command = [
-        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-        "--serve-artifacts", "--artifacts-destination", str(store / "artifacts"),
-        "--default-artifact-root", "mlflow-artifacts:/",
-    ]  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    with open(store / "server.log", "w") as log:
-        server = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        _wait_until_healthy(uri, server, store / "server.log")
-        yield uri, store / "artifacts"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # its own session: the server and its workers
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def _wait_until_healthy(uri: str, server: subprocess.Popen, log: Path, limit_s: float = 120):
-    deadline = time.monotonic() + limit_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"mlflow server did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.25)
-
-
 def test_sweep_logs_to_tracking_server_with_proxied_artifacts(tmp_path, mlflow_server, checkpoint):
-    uri, server_artifacts = mlflow_server
+    uri, server_artifacts = mlflow_server.uri, mlflow_server.artifacts
     results_dir = tmp_path / "results"
     sweep_dir = results_dir / SWEEP_NAME / SWEEP_ID
 
@@ -272,8 +217,8 @@ def test_sweep_logs_to_tracking_server_with_proxied_artifacts(tmp_path, mlflow_s
 
 
 @pytest.mark.parametrize("from_env", [False, True], ids=["option", "environment"])
-def test_unreachable_server_fails_fast_with_one_line(tmp_path, monkeypatch, from_env):
-    uri = f"http://127.0.0.1:{_free_port()}"
+def test_unreachable_server_fails_fast_with_one_line(tmp_path, monkeypatch, from_env, closed_port):
+    uri = f"http://127.0.0.1:{closed_port}"
     if from_env:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     started = time.monotonic()
