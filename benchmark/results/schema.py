@@ -98,6 +98,7 @@ SCHEMAS = {"trials": TRIALS_SCHEMA, "epochs": EPOCHS_SCHEMA, "classes": CLASSES_
 _NOT_HYPERPARAMETERS = {
     "architecture", "dataset", "data_dir", "offline", "targets", "crash_at_epoch",
     "crash_rank", "checkpoint_every", "measure_inference", "inference_batch_size",
+    "memory_limit_mb",
 }  # fmt: skip
 
 

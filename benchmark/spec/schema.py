@@ -238,11 +238,16 @@ class Resources(_Strict):
     runs the same training loop inside the Tune trial's own process, one worker, with no
     Train job to start: seconds instead of tens of seconds of fixed cost per trial, for
     small models and quick checks; a dead worker is then not restarted from its checkpoint.
+
+    ``memory_per_worker_gb`` is reserved from Ray for each worker (so trials are not packed
+    onto a node beyond its memory) and is the most each worker's trial may allocate: past
+    it the trial fails as ``out_of_memory`` and the sweep goes on (Linux).
     """
 
     workers: int = Field(1, ge=1)
     cpus_per_worker: float = Field(1.0, gt=0)
     gpus_per_worker: float = Field(0.0, ge=0)
+    memory_per_worker_gb: float | None = Field(None, gt=0)
     execution: Literal["train", "inline"] = "train"
 
     @model_validator(mode="after")

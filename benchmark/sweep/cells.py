@@ -116,6 +116,8 @@ def plan_sweep(
             _anchor_path_option(base, root, source, arch.name, dataset.name, spec)
             if spec.targets:
                 base["targets"] = list(spec.targets)
+            if spec.resources.memory_per_worker_gb is not None:
+                base["memory_limit_mb"] = spec.resources.memory_per_worker_gb * 1024
             space = {**spec.space, **arch.space}
             caps = _smoke_caps(base) if spec.smoke else {}
             cells.append(Cell(len(cells), arch.name, dataset.name, base, space, caps))

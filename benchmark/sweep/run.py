@@ -176,6 +176,17 @@ def trials_at_once(plan: SweepPlan, cluster: dict[str, float], source: str | Pat
     fit = math.floor(have_cpus / cpus)
     if gpus > 0:
         fit = min(fit, math.floor(have_gpus / gpus + 1e-9))
+    if resources.memory_per_worker_gb is not None:
+        memory = resources.workers * resources.memory_per_worker_gb * 2**30
+        have_memory = cluster.get("memory", 0.0)
+        if memory > have_memory:
+            raise SweepFileError(
+                source,
+                "resources.memory_per_worker_gb",
+                f"a trial needs {memory / 2**30:.3g} GiB but Ray offers {have_memory / 2**30:.3g}"
+                " GiB of memory; lower resources.memory_per_worker_gb",
+            )
+        fit = min(fit, math.floor(have_memory / memory))
     wanted = plan.spec.search.max_concurrent or plan.total_trials
     return max(1, min(fit, wanted, plan.total_trials))
 
@@ -210,7 +221,10 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
         run_sweep_trial,
         cells={cell.key: cell for cell in plan.cells},
         resources=WorkerResources(
-            resources.workers, resources.cpus_per_worker, resources.gpus_per_worker
+            resources.workers,
+            resources.cpus_per_worker,
+            resources.gpus_per_worker,
+            resources.memory_per_worker_gb,
         ),
         directory=directory,
         max_failures=plan.spec.max_failures,
@@ -219,6 +233,8 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
     if resources.execution == "inline":
         # The trial's own process trains: it holds the worker's CPUs and GPU share.
         request = {"cpu": resources.cpus_per_worker, "gpu": resources.gpus_per_worker}
+        if resources.memory_per_worker_gb is not None:
+            request["memory"] = resources.memory_per_worker_gb * 2**30
     else:
         # The trial's driver only waits on its Train job, whose workers hold the CPUs and
         # GPUs; it reserves a little memory (Tune needs a non-empty request) and no CPU.

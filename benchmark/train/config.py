@@ -94,6 +94,10 @@ class TrialConfig(BaseModel):
     measure_inference: bool = True
     inference_batch_size: int = Field(256, ge=1)
 
+    # The memory this trial's process may add (``resources.memory_per_worker_gb``): an
+    # allocation past it fails as out of memory instead of pushing the node into swap.
+    memory_limit_mb: float | None = Field(None, gt=0)
+
     # Fault injection for tests: the worker process of the given rank exits at the start of
     # this epoch when it was not restored from a checkpoint (i.e. on its first attempt).
     crash_at_epoch: int | None = Field(None, ge=1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import resource
 import sys
+from collections.abc import Iterator
 
 import torch
 
@@ -54,3 +56,40 @@ def peak_memory_mb(device: torch.device) -> float:
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
     return max_rss / 2**20 if sys.platform == "darwin" else max_rss / 2**10
+
+
+@contextlib.contextmanager
+def memory_limit(limit_mb: float | None) -> Iterator[None]:
+    """Let this process allocate at most ``limit_mb`` more memory while the block runs.
+
+    Linux only (``RLIMIT_DATA``, counted from the process's data size at entry, so a reused
+    process is not charged for what it held before); restored on exit. An allocation past
+    the limit fails in PyTorch as "can't allocate memory", which the trial reports as
+    ``out_of_memory``, where without a limit the kernel's OOM killer (or swap) would hit
+    whatever runs on the node.
+    """
+    held = _data_size_bytes() if limit_mb is not None else None
+    if held is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    wanted = held + int(limit_mb * 2**20)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _data_size_bytes() -> int | None:
+    """The process's data size (``VmData``, what ``RLIMIT_DATA`` counts), or None off Linux."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        return None
+    return None

@@ -27,15 +27,19 @@ class WorkerResources:
     workers: int = 1
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
+    memory_per_worker_gb: float | None = None
 
     @property
     def use_gpu(self) -> bool:
         return self.gpus_per_worker > 0
 
     def per_worker(self) -> dict[str, float]:
+        """Ray resources of one worker: memory is reserved too when the trial is capped."""
         resources = {"CPU": self.cpus_per_worker}
         if self.use_gpu:
             resources["GPU"] = self.gpus_per_worker
+        if self.memory_per_worker_gb is not None:
+            resources["memory"] = self.memory_per_worker_gb * 2**30
         return resources
 
 
@@ -160,13 +164,23 @@ def describe_failure(failure: BaseException) -> str:
     worker_failures = getattr(failure, "worker_failures", None) or {}
     causes.extend(worker_failures.values())
     for cause in causes:
-        text = f"{type(cause).__name__}: {cause}"
-        if "OutOfMemoryError" in text or "out of memory" in text.lower():
-            return f"{OUT_OF_MEMORY}: {_first_line(str(cause))}"
+        if _is_out_of_memory(cause):
+            return f"{OUT_OF_MEMORY}: {_first_line(str(cause)) or type(cause).__name__}"
     if worker_failures:
         rank, cause = sorted(worker_failures.items())[0]
         return f"worker {rank}: {type(cause).__name__}: {_last_line(str(cause))}"
     return f"{type(failure).__name__}: {_first_line(str(failure))}"
+
+
+# How running out of memory reads: CUDA's OutOfMemoryError, a CPU allocation past the
+# process's limit (PyTorch's allocator, or Python's MemoryError), Ray's own OOM kill.
+_OUT_OF_MEMORY_SIGNS = ("outofmemoryerror", "out of memory", "can't allocate memory",
+                        "cannot allocate memory", "memoryerror")  # fmt: skip
+
+
+def _is_out_of_memory(cause: BaseException) -> bool:
+    text = f"{type(cause).__name__}: {cause}".lower()
+    return any(sign in text for sign in _OUT_OF_MEMORY_SIGNS)
 
 
 def _first_line(text: str) -> str:

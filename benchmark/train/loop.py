@@ -22,6 +22,7 @@ from benchmark.train.collectives import gather_arrays, max_across_ranks, ranks_h
 from benchmark.train.config import TrialConfig
 from benchmark.train.hardware import (
     device_name,
+    memory_limit,
     peak_memory_mb,
     reset_peak_memory,
     synchronize,
@@ -61,6 +62,13 @@ def run_trial(config_values: dict[str, Any], runtime: WorkerRuntime) -> dict[str
     """Train and evaluate one model; returns the final metrics it reported."""
     wall_start = time.perf_counter()
     config = TrialConfig.from_dict(config_values)
+    with memory_limit(config.memory_limit_mb):
+        return _train_and_evaluate(config, runtime, wall_start)
+
+
+def _train_and_evaluate(
+    config: TrialConfig, runtime: WorkerRuntime, wall_start: float
+) -> dict[str, Any]:
     device = runtime.device
     speed = SpeedOptions.resolve(config, device)
     seed_everything(config.seed)

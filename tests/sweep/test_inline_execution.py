@@ -2,6 +2,7 @@
 
 The same sweep machinery (per-cell studies, records, Parquet, MLflow) with the training
 loop in the trial's own process: a trial costs seconds of fixed time instead of tens.
+Failing inline trials are covered by ``tests/faults/test_trial_faults.py``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from benchmark.sweep.run import start_sweep
 
 SWEEP = """
 name: inline
-architectures:
-  - mlp
-  - {architecture: simple_cnn, label: broken_cnn, fixed: {model: {width: -4}}}
+architectures: [mlp]
 datasets: [digits]
 search: {algorithm: random, trials_per_cell: 2, max_concurrent: 2}
 space:
@@ -45,13 +44,6 @@ def test_inline_trials_train_and_report_every_epoch(sweep):
         assert record["metrics"]["node_id"]
     epochs = read_table(sweep.directory.path, "epochs").to_pandas()
     assert sorted(epochs.groupby("trial_id").size()) == [2, 2]
-
-
-def test_a_trial_that_raises_is_recorded_as_failed_and_the_others_finish(sweep):
-    broken = [r for r in sweep.records if r["cell"] == "broken_cnn/digits"]
-    assert [r["status"] for r in broken] == ["failed", "failed"]
-    for record in broken:
-        assert "width" in record["error"], record["error"]
     assert sweep.directory.state()["state"] == "finished"
 
 
