@@ -1,9 +1,12 @@
-"""Atomic file writes: every file the platform produces is whole or absent, never half."""
+"""Files the platform writes: whole or absent, never half, and only where they fit."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+
+from benchmark.errors import BenchError
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -13,3 +16,54 @@ def write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
+
+
+class StorageError(BenchError):
+    """A results directory that cannot take a sweep's files."""
+
+
+MIN_FREE_GB_VARIABLE = "BENCH_MIN_FREE_GB"
+DEFAULT_MIN_FREE_GB = 1.0
+
+
+def check_writable_dir(folder: Path, min_free_gb: float | None = None) -> Path:
+    """Create ``folder`` if needed and prove it takes a file, with room to spare.
+
+    Called before a sweep starts: a results directory that is read-only, is a file, or sits
+    on a full disk should be a one-line error now, not a crash when the first trial ends.
+    The room wanted is ``min_free_gb`` (default ``$BENCH_MIN_FREE_GB``, else 1 GB; 0 turns
+    the check off): checkpoints of large models take hundreds of MB per trial.
+    """
+    folder = Path(folder).expanduser().resolve()
+    fix = "pass another with --results-dir (or BENCH_RESULTS_DIR)"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe.{os.getpid()}"
+        with open(probe, "wb") as file:
+            file.write(b"probe")
+            file.flush()
+            os.fsync(file.fileno())
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        message = f"results directory {folder} is not writable ({reason}); {fix}"
+        raise StorageError(message) from None
+    if min_free_gb is None:
+        min_free_gb = _min_free_gb()
+    free_gb = shutil.disk_usage(folder).free / 1e9
+    if free_gb < min_free_gb:
+        raise StorageError(
+            f"results directory {folder} has {free_gb:.2f} GB free, below the {min_free_gb:g} GB "
+            f"a sweep needs; free some space, {fix}, or lower {MIN_FREE_GB_VARIABLE}"
+        )
+    return folder
+
+
+def _min_free_gb() -> float:
+    value = os.environ.get(MIN_FREE_GB_VARIABLE, "")
+    try:
+        return float(value) if value else DEFAULT_MIN_FREE_GB
+    except ValueError:
+        raise StorageError(
+            f"{MIN_FREE_GB_VARIABLE}={value!r} is not a number of GB; set it to e.g. 1"
+        ) from None

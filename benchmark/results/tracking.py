@@ -17,8 +17,10 @@ hold trackers for two stores at once.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import json
 import os
 import ssl
@@ -27,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +120,18 @@ class MlflowTracker:
             artifact_root.mkdir(parents=True, exist_ok=True)
         elif uri.startswith(("http://", "https://")):
             _probe_server(uri)
-        tracker = cls(uri, results_dir, artifact_root)
-        if not uri.startswith(("http://", "https://")):
-            try:  # opens (and creates, the first time) the store, so a bad path fails now
+        if uri.startswith(("http://", "https://")):
+            return cls(uri, results_dir, artifact_root)
+        try:  # opens (and creates, the first time) the store, so a bad path fails now
+            with _store_lock(uri):
+                tracker = cls(uri, results_dir, artifact_root)
                 tracker.client.search_experiments(max_results=1)
-            except Exception as error:
-                message = str(error).splitlines()[0] if str(error) else type(error).__name__
-                raise TrackingError(
-                    f"cannot open the MLflow store {uri}: {message}; pass another with "
-                    "--mlflow-uri or MLFLOW_TRACKING_URI"
-                ) from error
+        except Exception as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise TrackingError(
+                f"cannot open the MLflow store {uri}: {message}; pass another with "
+                "--mlflow-uri or MLFLOW_TRACKING_URI"
+            ) from error
         return tracker
 
     def start_sweep(
@@ -269,6 +274,26 @@ class MlflowTracker:
             "parquet_path": str(row),
         }
         return {name: _truncate(str(v), MAX_TAG_VAL_LENGTH) for name, v in values.items() if v}
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold a SQLite store's lock while it is opened.
+
+    The first open creates the store and migrates its schema; two sweeps starting at once
+    on one results directory would both migrate, and one would fail. The lock (an advisory
+    ``flock`` on a file beside the database) makes the second wait for the first.
+    """
+    database = uri.removeprefix("sqlite:///")
+    if database == uri or not Path(database).parent.is_dir():
+        yield  # not a SQLite file (or a path MLflow will refuse): nothing to serialise
+        return
+    with open(f"{database}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _probe_server(uri: str) -> None:

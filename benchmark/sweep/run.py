@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmark.cluster import connect_ray
+from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
 from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import SweepFileError, load_sweep
@@ -58,6 +59,7 @@ def start_sweep(
     """Validate ``sweep_file``, create its directory, and run it to the end."""
     spec = load_sweep(sweep_file, overrides)
     plan = plan_sweep(spec, source=sweep_file)
+    check_writable_dir(Path(results_dir))
     tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))  # unreachable: fail now
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
@@ -76,6 +78,7 @@ def resume_sweep(
     """Continue sweep ``sweep_id``: finished trials kept, unfinished ones restarted."""
     directory = SweepDirectory.find(Path(results_dir), sweep_id)
     plan = plan_sweep(load_sweep(directory.spec_file), source=directory.spec_file)
+    check_writable_dir(directory.path)
     tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
     return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
 
