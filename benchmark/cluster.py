@@ -9,6 +9,7 @@ workers' log lines off the terminal unless asked (the platform prints its own pr
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 from benchmark.errors import BenchError
@@ -16,6 +17,11 @@ from benchmark.errors import BenchError
 
 class ClusterError(BenchError):
     """Ray could not be started or reached."""
+
+
+#: Seconds a cluster's address has to accept a connection. Ray itself retries an address
+#: where nothing listens for about 14 minutes (20 attempts of about 40 s) before it fails.
+CONNECT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ def connect_ray(
             dashboard_host="127.0.0.1",
         )
     else:
+        _check_reachable(address)
         options["address"] = address
     try:
         context = ray.init(**options)
@@ -70,6 +77,33 @@ def connect_ray(
         target = address or "a local Ray instance"
         raise ClusterError(f"cannot start or reach {target}: {error}") from None
     return _describe(dashboard_url=context.dashboard_url or None)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, naming ``address`` and the fix, when no cluster listens there.
+
+    ``auto`` and ``RAY_ADDRESS`` are resolved the way ``ray.init`` resolves them, so the port
+    tried is the one Ray would try (a Ray Client address, ``ray://host:port``, as given).
+    """
+    from ray._private.services import canonicalize_bootstrap_address
+
+    try:
+        if address.startswith("ray://"):
+            target = address.removeprefix("ray://")
+        else:
+            target = canonicalize_bootstrap_address(address)
+        if target is None:
+            return  # "local": a new instance is started, nothing to reach
+        host, _, port = target.rpartition(":")
+        with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S):
+            pass
+    except (OSError, ValueError) as error:  # refused, timed out, unresolvable, no port ...
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0] or "no answer"
+        raise ClusterError(
+            f"no Ray cluster answers at {address} ({reason}); pass the address that "
+            f"`ray start --head` printed (host:6379), a dashboard URL (http://host:8265) to "
+            f"submit as a job, or no --address to run on this machine"
+        ) from None
 
 
 def _describe(dashboard_url: str | None) -> RayConnection:

@@ -59,7 +59,8 @@ def ensure_files(
     if not missing:
         return False
     if offline_requested(offline):
-        raise missing_data_error(name, root, missing, f"offline ({OFFLINE_ENV}=1 or --offline)")
+        reason = f"offline ({OFFLINE_ENV}=1, --offline, or offline: true in a sweep)"
+        raise missing_data_error(name, root, missing, reason)
     with _download_lock(name, root, missing):
         missing = missing_files(root)  # Another process may have fetched it meanwhile.
         if not missing:

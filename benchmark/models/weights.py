@@ -67,8 +67,12 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def imagenet_file(arch: str) -> Path:
-    """The cached ImageNet checkpoint of torchvision's ``arch``, downloaded first if needed."""
+def imagenet_file(arch: str, *, download: bool = True) -> Path:
+    """The cached ImageNet checkpoint of torchvision's ``arch``, downloaded first if needed.
+
+    With ``download=False`` (a sweep that says ``offline: true``), or ``BENCH_OFFLINE`` set,
+    a file that is not cached is a ``WeightsError`` at once.
+    """
     import torchvision  # here, not at the top: importing it costs seconds (see backbones)
 
     weights = torchvision.models.get_model_weights(arch)[IMAGENET_WEIGHTS]
@@ -78,9 +82,10 @@ def imagenet_file(arch: str) -> Path:
     if path.is_file():
         return path
     remedy = f"put {file_name} in {directory} (from {weights.url})"
-    if offline():
+    if offline() or not download:
+        forbidden_by = OFFLINE_ENV if offline() else "offline mode"
         raise WeightsError(
-            f"ImageNet weights for {arch} are not cached and {OFFLINE_ENV} forbids "
+            f"ImageNet weights for {arch} are not cached and {forbidden_by} forbids "
             f"downloading: {remedy}"
         )
     try:
@@ -183,6 +188,7 @@ def load_weights_file(model: nn.Module, path: Path) -> None:
 
 
 _STRUCTURE_ONLY: ContextVar[bool] = ContextVar("structure_only", default=False)
+_IMAGENET_WANTED: ContextVar[list[str] | None] = ContextVar("imagenet_wanted", default=None)
 
 
 @contextmanager
@@ -199,6 +205,23 @@ def structure_only() -> Iterator[None]:
         _STRUCTURE_ONLY.reset(token)
 
 
+@contextmanager
+def imagenet_weights_wanted() -> Iterator[list[str]]:
+    """Build networks as ``structure_only`` does, listing whose ImageNet weights they load.
+
+    The list fills with the torchvision names (``vgg16`` for ``vgg16_flat``) that
+    ``imagenet_file`` takes, so a sweep can check or fetch each file before any trial
+    starts. Built on the meta device (``with torch.device("meta")``) it costs nothing.
+    """
+    wanted: list[str] = []
+    token = _IMAGENET_WANTED.set(wanted)
+    try:
+        with structure_only():
+            yield wanted
+    finally:
+        _IMAGENET_WANTED.reset(token)
+
+
 def load_imagenet_weights(
     module: nn.Module, arch: str, *, prefix: str = "", ignore: tuple[str, ...] = ()
 ) -> None:
@@ -209,6 +232,9 @@ def load_imagenet_weights(
     (GoogLeNet's auxiliary classifiers, which the zoo does not build). Inside
     ``structure_only()`` nothing is read.
     """
+    wanted = _IMAGENET_WANTED.get()
+    if wanted is not None:
+        wanted.append(arch)
     if _STRUCTURE_ONLY.get():
         return
     path = imagenet_file(arch)

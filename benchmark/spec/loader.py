@@ -268,22 +268,24 @@ def _check_trial_keys(spec: SweepSpec, source: str | Path) -> None:
                 for entry in entries:
                     accepted = list(model_defaults(entry.architecture))
                     if hparam not in accepted:
-                        matches = close_matches(hparam, accepted)
-                        hint = (
-                            f"did you mean {', '.join(matches)}?"
-                            if matches
-                            else f"it takes {', '.join(accepted) or 'none'}"
-                        )
-                        raise SweepFileError(
-                            source,
-                            f"{prefix}.{key}",
-                            f"{entry.architecture} has no hyperparameter '{hparam}'; {hint}",
-                        )
+                        problem = not_taken(entry.architecture, "hyperparameter", hparam, accepted)
+                        raise SweepFileError(source, f"{prefix}.{key}", problem)
     for key in spec.space:
         if key in _dotted(spec.fixed):
             raise SweepFileError(
                 source, f"space.{key}", "also set in fixed; a key is either fixed or searched"
             )
+
+
+def not_taken(owner: str, kind: str, name: str, accepted: list[str]) -> str:
+    """``<owner> has no <kind> '<name>'``, with close names or else what ``owner`` takes."""
+    matches = close_matches(name, accepted)
+    hint = (
+        f"did you mean {', '.join(matches)}?"
+        if matches
+        else f"it takes {', '.join(accepted) or 'none'}"
+    )
+    return f"{owner} has no {kind} '{name}'; {hint}"
 
 
 def _check_search(spec: SweepSpec, source: str | Path) -> None:

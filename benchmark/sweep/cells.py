@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.spec import SweepFileError, SweepSpec
-from benchmark.spec.loader import plain_message
+from benchmark.spec.loader import not_taken, plain_message
 from benchmark.spec.schema import Choice, Distribution, IntRange, LogUniform, Uniform
 from benchmark.spec.smoke import smoke_trial_caps
 from benchmark.train.config import TrialConfig, TrialConfigError
@@ -97,7 +97,7 @@ def plan_sweep(
                 for fixed in (spec.fixed, dataset.fixed, arch.fixed):
                     base = merge_values(base, fixed)
             except NotASectionError as error:
-                where = _where_set(spec, arch.name, dataset.name, error.key)
+                where = where_set(spec, arch.name, dataset.name, error.key)
                 raise SweepFileError(source, where, str(error)) from None
             base.update(
                 architecture=arch.architecture,
@@ -107,13 +107,14 @@ def plan_sweep(
             )
             options = base.get("dataset_options", {})
             if not isinstance(options, dict):
-                where = _where_set(spec, arch.name, dataset.name, "dataset_options")
+                where = where_set(spec, arch.name, dataset.name, "dataset_options")
                 raise SweepFileError(
                     source, where, f"must be a mapping of dataset options (got {options!r})"
                 )
             if dataset.options:
                 base["dataset_options"] = {**options, **dataset.options}
             _anchor_path_option(base, root, source, arch.name, dataset.name, spec)
+            _anchor_weights_file(base, root, source, arch.name, dataset.name, spec)
             if spec.targets:
                 base["targets"] = list(spec.targets)
             if spec.resources.memory_per_worker_gb is not None:
@@ -200,8 +201,21 @@ def _anchor_path_option(
     options = base.get("dataset_options") or {}
     path = options.get("path")
     if isinstance(path, str) and path:
-        where = _where_set(spec, arch, dataset, "dataset_options.path")
+        where = where_set(spec, arch, dataset, "dataset_options.path")
         base["dataset_options"] = {**options, "path": _anchored(path, root, source, where)}
+
+
+def _anchor_weights_file(
+    base: dict[str, Any], root: Path, source: str | Path, arch: str, dataset: str, spec: SweepSpec
+) -> None:
+    """A relative ``model.weights`` file means relative to ``root``, like a dataset path."""
+    from benchmark.models.weights import WeightsChoice
+
+    model = base.get("model")
+    weights = model.get("weights") if isinstance(model, dict) else None
+    if isinstance(weights, str) and weights and WeightsChoice.parse(weights).kind == "file":
+        where = where_set(spec, arch, dataset, "model.weights")
+        base["model"] = {**model, "weights": _anchored(weights, root, source, where)}
 
 
 def _anchored(path: str, root: Path, source: str | Path, key: str, expand_user: bool = True) -> str:
@@ -225,11 +239,12 @@ def _grid_size(cells: list[Cell]) -> int:
 
 
 def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
+    _check_dataset_option_names(plan, cell, source)
     for params in representative_params(cell.space):
         try:
             config = trial_config(cell, params, plan.search_seed(0))
         except NotASectionError as error:
-            where = _where_set(plan.spec, cell.architecture_label, cell.dataset_label, error.key)
+            where = where_set(plan.spec, cell.architecture_label, cell.dataset_label, error.key)
             raise SweepFileError(source, where, f"{error} (cell {cell.key})") from None
         try:
             TrialConfig.from_dict(config, source="")
@@ -243,7 +258,7 @@ def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
             if problem.startswith("Input should"):
                 found, value = _lookup(config, key)
                 got = f"got {value!r}, " if found and not isinstance(value, (dict, list)) else ""
-            where = _where_set(plan.spec, cell.architecture_label, cell.dataset_label, key)
+            where = where_set(plan.spec, cell.architecture_label, cell.dataset_label, key)
             message = f"{plain_message(problem)} ({got}cell {cell.key})"
             raise SweepFileError(source, where, message) from None
     scheduler = plan.spec.scheduler
@@ -256,12 +271,29 @@ def _check_cell_config(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
         )
 
 
-def _where_set(spec: SweepSpec, architecture_label: str, dataset_label: str, key: str) -> str:
+def _check_dataset_option_names(plan: SweepPlan, cell: Cell, source: str | Path) -> None:
+    """Every dataset option the cell sets is one its dataset takes (values: when it loads)."""
+    from benchmark.data import dataset_defaults
+
+    accepted = list(dataset_defaults(cell.dataset))
+    for name in map(str, cell.base_config.get("dataset_options") or {}):
+        if name not in accepted:
+            where = where_set(
+                plan.spec, cell.architecture_label, cell.dataset_label, f"dataset_options.{name}"
+            )
+            raise SweepFileError(source, where, not_taken(cell.dataset, "option", name, accepted))
+
+
+def where_set(spec: SweepSpec, architecture_label: str, dataset_label: str, key: str) -> str:
     """The sweep-file key path that set trial option ``key`` for the cell of those labels."""
     top = key.split(".")[0]
     arch_index = next(i for i, a in enumerate(spec.architectures) if a.name == architecture_label)
     data_index = next(i for i, d in enumerate(spec.datasets) if d.name == dataset_label)
     arch, dataset = spec.architectures[arch_index], spec.datasets[data_index]
+    option = key.partition(".")[2]
+    if top == "dataset_options" and option.split(".")[0] in dataset.options:
+        # A dataset's own options win over dataset_options set in any fixed section.
+        return f"datasets[{data_index}].options.{option}"
     candidates = [
         (f"architectures[{arch_index}].space", arch.space),
         ("space", spec.space),
@@ -273,6 +305,8 @@ def _where_set(spec: SweepSpec, architecture_label: str, dataset_label: str, key
         if key in values or top in values:
             # Nested values (``fixed: {early_stopping: {patience: 0}}``) name the leaf.
             return f"{prefix}.{key}"
+    if top == "dataset_options" and dataset.options:
+        return f"datasets[{data_index}].options"
     return key
 
 

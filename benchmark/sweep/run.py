@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from benchmark.cluster import connect_ray
 from benchmark.files import check_writable_dir
@@ -27,6 +28,7 @@ from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import SweepFileError, load_sweep
 from benchmark.spec.schema import Resources
 from benchmark.sweep.cells import SweepPlan, plan_sweep
+from benchmark.sweep.preflight import check_inputs
 from benchmark.sweep.store import SweepDirectory, new_sweep_id
 from benchmark.train.job import WorkerResources
 
@@ -60,6 +62,10 @@ def start_sweep(
     spec = load_sweep(sweep_file, overrides)
     plan = plan_sweep(spec, source=sweep_file)
     check_writable_dir(Path(results_dir))
+    console = console or Console(stderr=True)
+    check_inputs(plan, sweep_file, warn=_warner(console))  # data and weights, before Ray
+    # A cluster that cannot be reached, or never fits a trial, fails before anything is written.
+    trials_at_once(plan, connect_ray(address=address).resources, sweep_file)
     tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))  # unreachable: fail now
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
@@ -79,6 +85,8 @@ def resume_sweep(
     directory = SweepDirectory.find(Path(results_dir), sweep_id)
     plan = plan_sweep(load_sweep(directory.spec_file), source=directory.spec_file)
     check_writable_dir(directory.path)
+    console = console or Console(stderr=True)
+    check_inputs(plan, directory.spec_file, warn=_warner(console))
     tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
     return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
 
@@ -154,6 +162,10 @@ def _close_tracking(publisher, tracker, directory, state: str, console: Console)
             f"{'' if closed else ' and the sweep run not closed'}; the results are complete "
             f"in Parquet; log the rest with: bench sync-mlflow {directory.sweep_id}"
         )
+
+
+def _warner(console: Console):
+    return lambda message: console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def trials_at_once(plan: SweepPlan, cluster: dict[str, float], source: str | Path) -> int:

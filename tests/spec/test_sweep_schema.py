@@ -537,6 +537,17 @@ def test_minimal_sweep_gets_the_defaults(tmp_path):
     assert plan.spec.objectives[0].direction == "max"
 
 
+def test_relative_file_paths_are_anchored_at_the_root_for_trials_elsewhere(tmp_path):
+    path = _write(
+        tmp_path,
+        "name: study\narchitectures: [simple_cnn]\ndatasets: [imagefolder]\n"
+        "fixed: {model: {weights: runs/best.pt}, dataset_options: {path: pets}}\n",
+    )
+    (config,) = [cell.base_config for cell in _load_and_plan(path).cells]
+    assert config["model"] == {"weights": str((tmp_path / "runs" / "best.pt").resolve())}
+    assert config["dataset_options"] == {"path": str((tmp_path / "pets").resolve())}
+
+
 def test_grid_budget_defaults_to_the_grid_size(tmp_path):
     path = _write(
         tmp_path,
