@@ -221,6 +221,23 @@ class MlflowTracker:
         )
         return run_id
 
+    def delete_trial_runs(self, keep: set[str]) -> int:
+        """Delete this sweep's trial runs whose trial is not in ``keep``; how many.
+
+        A resumed sweep keeps only its recorded trials: a run logged just before the driver
+        was killed, for a trial that never got its record, would otherwise stay beside the
+        trial that replaces it.
+        """
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.sweep_id = '{self.sweep_id}' and tags.{KIND_TAG} = '{TRIAL_KIND}'",
+            max_results=50_000,
+        )
+        orphans = [run for run in runs if run.data.tags.get("trial_id") not in keep]
+        for run in orphans:
+            self.client.delete_run(run.info.run_id)
+        return len(orphans)
+
     def end_sweep(self, state: str) -> None:
         """Close the parent run: ``finished``, ``interrupted`` (resumable) or ``failed``."""
         if self.parent_run_id is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError
-from benchmark.results.parquet import write_trial
+from benchmark.results.parquet import TABLES, table_dir, write_trial
 from benchmark.results.schema import trial_tables
 from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import load_sweep
@@ -102,6 +102,31 @@ class TrialPublisher:
         record["mlflow_run_id"] = run_id
         write_trial(self._directory.path, record["trial_id"], trial_tables(record, config, run_id))
         self._directory.write_record(record)
+
+
+def discard_unrecorded(directory: SweepDirectory, tracker: MlflowTracker | None) -> list[str]:
+    """Remove what a killed driver left of trials it never recorded; their ids.
+
+    A trial's record is written last, so a driver killed while publishing a trial can leave
+    its Parquet rows (and MLflow run) without a record. On resume Tune re-runs that trial,
+    possibly under a new id; the leftovers go first, so each trial is in the results once.
+    Half-written temporary files of a killed writer go too.
+    """
+    recorded = {record["trial_id"] for record in directory.records()}
+    orphans: set[str] = set()
+    for table in TABLES:
+        folder = table_dir(directory.path, table)
+        for path in folder.glob(".*.tmp"):
+            path.unlink()
+        for path in folder.glob("*.parquet"):
+            if path.stem not in recorded:
+                orphans.add(path.stem)
+                path.unlink()
+    for path in directory.trials_dir.glob(".*.tmp"):
+        path.unlink()
+    if tracker is not None and tracker.parent_run_id is not None:
+        tracker.delete_trial_runs(keep=recorded)
+    return sorted(orphans)
 
 
 def sync_sweep(directory: SweepDirectory, tracker: MlflowTracker) -> SyncOutcome:

@@ -126,6 +126,10 @@ def _run(
             f"{f' + {plan.spec.repeats} repeats' if plan.spec.repeats else ''}, "
             f"{concurrency} at once; dashboard: {where}"
         )
+    if resume:
+        from benchmark.sweep.publish import discard_unrecorded
+
+        discard_unrecorded(directory, tracker)
     directory.write_state("running", resumed=resume)
     tuner, scheduler = _tuner(plan, directory, concurrency, resume)
     publisher = _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,11 @@ def classification_report(
 ) -> ClassReport:
     """Per-class and averaged figures; a class never predicted scores 0, not NaN."""
     class_indices = list(range(len(class_names)))
+    # Imported here: scikit-learn (with SciPy and pandas) takes seconds to import, and every
+    # process that imports the training loop (a trial's driver, Ray Train's controller)
+    # would pay for it; only the worker that finishes a trial needs it.
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     per_class = precision_recall_fscore_support(
         labels, predictions, labels=class_indices, zero_division=0
     )

@@ -1,5 +1,10 @@
 """A sweep whose driver is killed with SIGKILL mid-sweep resumes with the same sweep id,
-and its final results hold every trial exactly once."""
+and its final results hold every trial exactly once, in Parquet and in MLflow.
+
+The trials run inline: what is killed and resumed here is the driver (Tune's experiment
+state, the records, the MLflow runs). A Ray Train worker killed mid-trial and restarted
+from its checkpoint is ``tests/train/test_job.py``'s.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ fixed:
   epochs: 1
   batch_size: 64
   measure_inference: false
+resources: {execution: inline}
 """
 
 
@@ -96,3 +102,45 @@ def _assert_no_duplicates_in_parquet_or_mlflow(directory, results, records) -> N
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(runs) - len(children) == 1
     assert sorted(r.data.tags["trial_id"] for r in children) == trial_ids
+
+
+def test_what_a_killed_driver_left_of_an_unrecorded_trial_is_discarded_on_resume(tmp_path):
+    """The record is written last: a trial with Parquet rows and an MLflow run but no record
+    was being published when the driver died, and Tune will run it again."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from benchmark.results.parquet import TABLES, table_dir
+    from benchmark.results.tracking import KIND_TAG, TRIAL_KIND, MlflowTracker
+    from benchmark.sweep.publish import discard_unrecorded
+
+    results = tmp_path / "results"
+    directory = SweepDirectory(results / "killed" / "20261123-000000-beef")
+    directory.trials_dir.mkdir(parents=True)
+    (directory.trials_dir / "kept.json").write_text(json.dumps({"trial_id": "kept"}))
+    (directory.trials_dir / ".lost.json.123.tmp").write_text("{")
+    for table in TABLES:
+        folder = table_dir(directory.path, table)
+        folder.mkdir()
+        for trial in ("kept", "lost"):
+            pq.write_table(pa.table({"trial_id": [trial]}), folder / f"{trial}.parquet")
+        (folder / ".lost.parquet.123.tmp").write_bytes(b"PAR1")
+    tracker = MlflowTracker.connect(None, results)
+    tracker.start_sweep(directory.sweep_id, "killed", None, {}, None, sweep_dir=directory.path)
+    for trial in ("kept", "lost"):
+        tags = {KIND_TAG: TRIAL_KIND, "sweep_id": directory.sweep_id, "trial_id": trial}
+        tracker.client.create_run(tracker.experiment_id, tags=tags)
+
+    assert discard_unrecorded(directory, tracker) == ["lost"]
+
+    for table in TABLES:
+        assert sorted(p.name for p in table_dir(directory.path, table).iterdir()) == [
+            "kept.parquet"
+        ]
+    assert sorted(p.name for p in directory.trials_dir.iterdir()) == ["kept.json"]
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id], filter_string=f"tags.{KIND_TAG} = '{TRIAL_KIND}'"
+    )
+    assert [run.data.tags["trial_id"] for run in runs] == ["kept"]
