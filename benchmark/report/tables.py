@@ -82,14 +82,23 @@ class Report:
 def build_report(
     data: ReportData, every_trial: bool = False, pairs: Sequence[tuple[str, str]] = ()
 ) -> Report:
-    """Every table of the report for the sweeps in ``data``."""
-    best = best_per_cell(data.trials, data.rankings, data.classes, data.planned_cells())
+    """Every table of the report for the sweeps in ``data``.
+
+    Of the epochs and classes tables it reads the rows of the trials it shows only: the
+    best trial of each cell and its repeats (every trial with ``every_trial``).
+    """
+    best = best_per_cell(data.trials, data.rankings, None, data.planned_cells())
+    with_best = best[best["trial_id"].notna()]
+    best_keys = zip(with_best["sweep_id"], with_best["trial_id"], strict=True)
+    best = with_outcomes(best, data.rows_of("classes", best_keys))
     pareto = pareto_table(best) if not every_trial else trials_pareto_table(data.trials)
     if not every_trial:
         pareto.notes.insert(0, _ranking_note(data.rankings))
     comparison = paired_comparison(best, pairs, data.architecture_order())
     overfit_rows = pareto.frame if every_trial else best
-    overfitting = overfitting_table(overfit_rows, data.trials, data.epochs)
+    shown = [(row["sweep_id"], trial_id) for _, row in overfit_rows.iterrows()
+             for trial_id in _run_ids(row)]  # fmt: skip
+    overfitting = overfitting_table(overfit_rows, data.trials, data.rows_of("epochs", shown))
     sweeps = ", ".join(f"{s.path.parent.name} {s.sweep_id}" for s in data.sweeps.values())
     title = f"Benchmark report: {sweeps}" if sweeps else "Benchmark report"
     return Report(pareto, comparison, overfitting, best, list(data.notes), title)
@@ -107,14 +116,14 @@ def best_per_cell(
     """One row per (sweep, cell): status counts, best trial, its measures over its runs.
 
     ``rankings`` gives each sweep's first objective (default: best_val_accuracy, max);
-    ``classes`` (the classes table) lets a collapsed cell be named; ``planned`` (sweep id →
-    (cell key, architecture, dataset) of each cell) adds a row for a cell with no trial.
-    ``runs`` lists the trial ids averaged: the best trial and its completed repeats.
+    ``classes`` (rows of the classes table, at least the best trials') lets a collapsed
+    cell be named (``with_outcomes``); ``planned`` (sweep id → (cell key, architecture,
+    dataset) of each cell) adds a row for a cell with no trial. ``runs`` lists the trial
+    ids averaged: the best trial and its completed repeats.
     """
     rankings = rankings or {}
-    class_counts = _class_counts(classes)
     rows = [
-        _cell_row(group, rankings.get(sweep_id, DEFAULT_RANKING), class_counts)
+        _cell_row(group, rankings.get(sweep_id, DEFAULT_RANKING))
         for (sweep_id, _), group in trials.groupby(["sweep_id", "cell"], sort=False)
     ]
     seen = {(row["sweep_id"], row["cell"]) for row in rows}
@@ -123,7 +132,21 @@ def best_per_cell(
             if (sweep_id, cell) not in seen:
                 rows.append(_empty_cell_row(sweep_id, cell, architecture, dataset))
     frame = pd.DataFrame(rows, columns=_BEST_COLUMNS).astype(_COUNT_TYPES)
-    return frame.sort_values(["sweep_id", "cell"], kind="stable", ignore_index=True)
+    frame = frame.sort_values(["sweep_id", "cell"], kind="stable", ignore_index=True)
+    return with_outcomes(frame, classes)
+
+
+def with_outcomes(best: pd.DataFrame, classes: pd.DataFrame | None) -> pd.DataFrame:
+    """``best`` with the outcome of each cell that has a best trial: ``ok``, or collapsed
+    when its accuracy is within ``COLLAPSE_MARGIN`` of chance (1 / the classes the trial
+    reported in ``classes``; unknown without its rows there, and then ``ok``)."""
+    class_counts = _class_counts(classes)
+    outcomes = best["outcome"].astype(object).tolist()
+    cells = zip(best["sweep_id"], best["trial_id"], best["accuracy"], strict=True)
+    for position, (sweep_id, trial_id, accuracy) in enumerate(cells):
+        if pd.notna(trial_id):
+            outcomes[position] = _result_outcome(accuracy, class_counts.get((sweep_id, trial_id)))
+    return best.assign(outcome=outcomes)
 
 
 _BEST_COLUMNS = [
@@ -139,9 +162,7 @@ _COUNT_TYPES = dict.fromkeys(
 )
 
 
-def _cell_row(
-    group: pd.DataFrame, ranking: Ranking, class_counts: Mapping[tuple[str, str], int]
-) -> dict:
+def _cell_row(group: pd.DataFrame, ranking: Ranking) -> dict:
     first = group.iloc[0]
     counts = {status: int((group["status"] == status).sum()) for status in STATUSES}
     row: dict = {
@@ -175,8 +196,6 @@ def _cell_row(
         n=len(accuracies),
         runs=" ".join(runs["trial_id"]),
     )
-    classes = class_counts.get((best["sweep_id"], best["trial_id"]))
-    row["outcome"] = _result_outcome(row["accuracy"], classes)
     return row
 
 

@@ -1,0 +1,200 @@
+"""Benchmark 3, sweep vs plain Optuna: the same trials through `bench submit` and through a
+single-process Optuna loop, on one device.
+
+The trials are S3's simple CNN (2.1 M parameters) for 2 epochs on CIFAR-shaped images
+(CIFAR-10's own file format, random pixels), the learning rate searched at random with the
+same seed on every side. The baseline is what a competent user writes without the
+platform: ``optuna.create_study`` and an objective that calls a training function in the
+same process; to compare orchestration and nothing else, that function is the platform's
+own loop (``run_locally``), so both sides train identically. The platform runs the same
+trials one at a time on the whole device (all CPUs, or the GPU), as Ray Train jobs
+(``execution: train``) and inline (``execution: inline``). ``--size tiny`` leaves out the
+Ray Train side. ``perf/slots_busy.py`` runs the same sides with several trials at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import harness
+import sweep_timeline
+from loop_vs_pytorch import Workload, write_cifar10
+
+ARCHITECTURE = "simple_cnn"
+TARGET_RATIO = 1.3
+
+
+@dataclass(frozen=True)
+class Trials:
+    count: int
+    epochs: int
+    images: Workload
+
+
+SIZES = {
+    ("tiny", "cpu"): Trials(2, 1, Workload(train_images=320, test_images=128, epochs=1)),
+    ("tiny", "cuda"): Trials(2, 1, Workload(train_images=320, test_images=128, epochs=1)),
+    ("full", "cpu"): Trials(8, 2, Workload(train_images=2_000, test_images=500, epochs=2)),
+    ("full", "cuda"): Trials(24, 2, Workload(train_images=50_000, test_images=10_000, epochs=2)),
+}
+
+
+def trial_values(data_dir: Path, epochs: int) -> dict[str, Any]:
+    """What every trial of every side fixes (the learning rate is searched)."""
+    return {
+        "architecture": ARCHITECTURE, "dataset": "cifar10", "data_dir": str(data_dir),
+        "offline": True, "epochs": epochs, "batch_size": 128, "optimizer": "adam",
+        "measure_inference": False,
+    }  # fmt: skip
+
+
+def sweep_yaml(data_dir: Path, trials: Trials, execution: str, device: str, slots: int) -> str:
+    fixed = trial_values(data_dir, trials.epochs)
+    if device == "cuda":
+        share = f"cpus_per_worker: 1, gpus_per_worker: {1 / slots:g}"
+    else:
+        share = f"cpus_per_worker: {os.cpu_count() / slots:g}, gpus_per_worker: 0"
+    return f"""
+name: vs-optuna-{execution}
+architectures: [{ARCHITECTURE}]
+datasets: [{{dataset: cifar10}}]
+data_dir: {data_dir}
+offline: true
+search: {{algorithm: random, trials_per_cell: {trials.count}, max_concurrent: {slots}, seed: 0}}
+space:
+  lr: {{type: loguniform, low: 1.0e-4, high: 1.0e-2}}
+fixed: {{epochs: {fixed["epochs"]}, batch_size: {fixed["batch_size"]}, optimizer: adam,
+        measure_inference: false}}
+resources: {{execution: {execution}, {share}}}
+"""
+
+
+def bench_side(execution: str, data_dir: Path, trials: Trials, device: str, slots: int):
+    with tempfile.TemporaryDirectory(prefix="perf-sweep-") as folder:
+        return sweep_timeline.run_sweep(
+            sweep_yaml(data_dir, trials, execution, device, slots), Path(folder)
+        )
+
+
+def optuna_side(data_dir: Path, trials: Trials, device: str) -> dict[str, Any]:
+    """One process: an Optuna study whose objective trains in that process."""
+    import datetime as dt
+
+    started = time.perf_counter()
+    import optuna
+
+    from benchmark.train.loop import run_locally
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    records = []
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {**trial_values(data_dir, trials.epochs), "checkpoint_every": 0}
+        values["lr"] = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+        begun = dt.datetime.now(dt.UTC).isoformat()
+        final = run_locally(values, device=device).reports[-1]
+        records.append(
+            {
+                "status": final["status"],
+                "started_at": begun,
+                "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+                **{key: final.get(key) for key in sweep_timeline.RECORD_FIGURES},
+            }
+        )
+        return final["best_val_accuracy"]
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(objective, n_trials=trials.count)
+    return {"wall_s": time.perf_counter() - started, "records": records}
+
+
+def run_sides(arguments, slots: int, sides: list[str]) -> dict[str, dict[str, Any]]:
+    """Write the images once, then run each side in its own process; their figures."""
+    trials = SIZES[(arguments.size, arguments.device)]
+    script = str(Path(__file__).resolve())
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="perf-cifar-") as folder:
+        write_cifar10(Path(folder), trials.images, seed=0)
+        common = ["--device", arguments.device, "--size", arguments.size,
+                  "--data-dir", folder, "--slots", str(slots)]  # fmt: skip
+        for side in sides:
+            figures[side], _ = harness.run_side(script, side, common)
+    return figures
+
+
+def side_main(arguments) -> None:
+    trials = SIZES[(arguments.size, arguments.device)]
+    if arguments.side == "optuna":
+        figures = optuna_side(arguments.data_dir, trials, arguments.device)
+    else:
+        figures = bench_side(
+            arguments.side, arguments.data_dir, trials, arguments.device, arguments.slots
+        )
+    harness.write_json(arguments.result, figures)
+
+
+def parser(description: str):
+    import argparse
+
+    parser = harness.make_parser(description)
+    parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--slots", type=int, default=1, help=argparse.SUPPRESS)
+    return parser
+
+
+def main() -> None:
+    arguments = parser(__doc__.splitlines()[0]).parse_args()
+    if arguments.side is not None:
+        side_main(arguments)
+        return
+    executions = ["inline"] if arguments.size == "tiny" else ["train", "inline"]
+    figures = run_sides(arguments, slots=1, sides=["optuna", *executions])
+    plain = figures["optuna"]
+    rows, notes = [], []
+    for execution in executions:
+        rows.append(
+            harness.Row(
+                f"wall time of the trials, bench ({execution}) vs Optuna",
+                "s",
+                figures[execution]["wall_s"],
+                plain["wall_s"],
+                harness.Target(TARGET_RATIO, at_least=False),
+            )
+        )
+        times = sweep_timeline.trial_times(figures[execution]["records"])
+        notes.append(
+            f"bench ({execution}): fixed cost per trial after the first "
+            f"{sweep_timeline.steady_fixed_cost_s(times):.2f} s"
+        )
+    plain_times = sweep_timeline.trial_times(plain["records"])
+    notes.append(
+        f"Optuna: fixed cost per trial after the first "
+        f"{sweep_timeline.steady_fixed_cost_s(plain_times):.2f} s; both walls include "
+        "start-up (bench: Ray; Optuna: imports)"
+    )
+    trials = SIZES[(arguments.size, arguments.device)]
+    harness.report(
+        "Benchmark 3: sweep vs plain Optuna, one device",
+        rows,
+        device=arguments.device,
+        size=arguments.size,
+        workload={
+            "model": ARCHITECTURE,
+            "images": f"{trials.images.train_images:,} CIFAR-shaped",
+            "trials": trials.count,
+            "epochs": trials.epochs,
+            "batch": 128,
+        },
+        notes=notes,
+        json_path=arguments.json,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

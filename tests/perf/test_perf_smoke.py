@@ -1,0 +1,45 @@
+"""The benchmark scripts of ``perf/`` run to the end at their tiny size and write their figures.
+
+Each script runs as a user runs it (``python perf/<script>.py --size tiny --json PATH``), and
+its JSON must hold both sides' figures, ratios that are the quotient of the two, and the
+machine they were measured on. Timings are never asserted: a shared or slow machine would
+fail a threshold for reasons that are not bugs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PERF = Path(__file__).resolve().parents[2] / "perf"
+
+
+@pytest.mark.parametrize("script", ["loop_vs_pytorch.py", "report_at_scale.py"])
+def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_path):
+    figures_file = tmp_path / "figures.json"
+
+    finished = subprocess.run(
+        [sys.executable, str(PERF / script), "--size", "tiny", "--json", str(figures_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    figures = json.loads(figures_file.read_text())
+    assert (figures["size"], figures["device"]) == ("tiny", "cpu")
+    assert figures["rows"]
+    for row in figures["rows"]:
+        assert row["platform"] > 0 and row["baseline"] > 0, row
+        assert math.isclose(row["ratio"], row["platform"] / row["baseline"], rel_tol=1e-9)
+        if row["target"] is not None:
+            assert isinstance(row["met"], bool)
+    machine = figures["machine"]
+    assert machine["cpu"] and machine["cores"] >= 1 and machine["ram_gb"] > 0
+    assert machine["torch"]
+    assert "ratio" in finished.stdout and machine["cpu"] in finished.stdout
