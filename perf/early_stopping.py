@@ -1,12 +1,12 @@
 """Benchmark 5, early stopping: the same search with ASHA and without, compute and best result.
 
-Both sides run the same sweep through ``bench submit``'s function (inline trials, since what
-is compared is epochs, not start-up): the same random search with the same seed, so both
-try the same learning rates, widths and dropouts in the same order. The baseline trains
-every trial to the end; the platform side adds a per-cell ASHA scheduler (grace period 1
-epoch, reduction factor 3). Compute is counted twice: epochs trained, and training seconds
-as the loop measured them. The best validation accuracy of each side says whether the
-savings cost the search its best trial.
+Both sides run the same sweep through ``bench submit``'s function, one after the other in
+one process (inline trials, since what is compared is epochs, not start-up): the same random
+search with the same seed, so both try the same learning rates, widths and dropouts in the
+same order. The baseline trains every trial to the end; the platform side adds a per-cell
+ASHA scheduler (grace period 1 epoch, reduction factor 3). Compute is counted twice:
+epochs trained, and training seconds as the loop measured them. The best validation
+accuracy of each side says whether the savings cost the search its best trial.
 """
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ resources: {{execution: inline, gpus_per_worker: {0.5 if device == "cuda" else 0
 """
 
 
-def _side(scheduler: str, device: str, size: str, result: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="perf-asha-") as folder:
-        figures = sweep_timeline.run_sweep(_sweep(scheduler, device, size), Path(folder))
+def _side(device: str, size: str, result: Path) -> None:
+    """Both searches, one after the other, in one process (one Ray start for the two)."""
+    figures = {}
+    for scheduler in ("none", "asha"):
+        with tempfile.TemporaryDirectory(prefix="perf-asha-") as folder:
+            sweep = _sweep(scheduler, device, size)
+            figures[scheduler] = sweep_timeline.run_sweep(sweep, Path(folder))
     harness.write_json(result, figures)
 
 
@@ -62,11 +66,11 @@ def _totals(records: list[dict[str, Any]]) -> dict[str, float]:
 def main() -> None:
     arguments = harness.make_parser(__doc__.splitlines()[0]).parse_args()
     if arguments.side is not None:
-        _side(arguments.side, arguments.device, arguments.size, arguments.result)
+        _side(arguments.device, arguments.size, arguments.result)
         return
     common = ["--device", arguments.device, "--size", arguments.size]
-    full = _totals(harness.run_side(__file__, "none", common)[0]["records"])
-    asha = _totals(harness.run_side(__file__, "asha", common)[0]["records"])
+    figures, _ = harness.run_side(__file__, "searches", common)
+    full, asha = (_totals(figures[side]["records"]) for side in ("none", "asha"))
     saving = harness.Target(1 / TARGET_SAVING, at_least=False)
     rows = [
         harness.Row(

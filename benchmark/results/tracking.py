@@ -22,6 +22,7 @@ import csv
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import ssl
 import sys
@@ -33,7 +34,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -43,6 +43,7 @@ from benchmark.errors import BenchError
 from benchmark.report.plots import confusion_matrix_figure, learning_curves_figure, save_figure
 from benchmark.results.parquet import table_dir
 from benchmark.results.schema import HP_PREFIX, hyperparameter_columns
+from benchmark.yaml_values import dump_yaml
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -122,6 +123,9 @@ class MlflowTracker:
             _probe_server(uri)
         if uri.startswith(("http://", "https://")):
             return cls(uri, results_dir, artifact_root)
+        # Creating a store logs its schema migrations at INFO: not the user's business.
+        for name in ("mlflow.store.db.utils", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         try:  # opens (and creates, the first time) the store, so a bad path fails now
             with _store_lock(uri):
                 tracker = cls(uri, results_dir, artifact_root)
@@ -166,7 +170,7 @@ class MlflowTracker:
             self.client.log_batch(self.parent_run_id, params=params)
         self.client.set_tag(self.parent_run_id, "sweep_dir", str(self.sweep_dir))
         with tempfile.TemporaryDirectory() as folder:
-            Path(folder, "sweep.yaml").write_text(yaml.safe_dump(resolved_spec, sort_keys=False))
+            Path(folder, "sweep.yaml").write_text(dump_yaml(resolved_spec))
             if env is not None:
                 Path(folder, "env.json").write_text(json.dumps(env, indent=2))
             self.client.log_artifacts(self.parent_run_id, folder)

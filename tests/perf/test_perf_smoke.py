@@ -19,7 +19,13 @@ import pytest
 PERF = Path(__file__).resolve().parents[2] / "perf"
 
 
-@pytest.mark.parametrize("script", ["loop_vs_pytorch.py", "report_at_scale.py"])
+SCRIPTS = [
+    "loop_vs_pytorch.py", "report_at_scale.py", "trial_overhead.py", "sweep_vs_optuna.py",
+    "slots_busy.py", "early_stopping.py",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_path):
     figures_file = tmp_path / "figures.json"
 
