@@ -57,9 +57,9 @@ def machine(device: str) -> dict[str, Any]:
         "gpu": _gpu_name(device),
         "torch": _version("torch"),
         "python": platform.python_version(),
-        # Without written bytecode every process compiles what it imports afresh, which
+        # Without compiled bytecode every process compiles what it imports afresh, which
         # triples import times (torch, scikit-learn) and so every whole-process figure.
-        "bytecode_written": not sys.flags.dont_write_bytecode,
+        "bytecode_compiled": _bytecode_compiled("torch"),
         "os": platform.platform(),
     }
 
@@ -237,6 +237,16 @@ def write_json(path: Path, figures: dict[str, Any]) -> None:
 
 def _figure(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _bytecode_compiled(package: str) -> bool:
+    """Whether ``package`` was installed with compiled bytecode (``.pyc`` beside it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return False
+    return Path(importlib.util.cache_from_source(spec.origin)).exists()
 
 
 def _cpu_model() -> str:
