@@ -23,6 +23,10 @@ class ClusterError(BenchError):
 #: where nothing listens for about 14 minutes (20 attempts of about 40 s) before it fails.
 CONNECT_TIMEOUT_S = 5.0
 
+# The dashboard of each Ray instance this process started or joined, by its GCS address:
+# Ray tells it only on ``ray.init``, and ``connect_ray`` is called again once connected.
+_dashboards: dict[str, str | None] = {}
+
 
 @dataclass(frozen=True)
 class RayConnection:
@@ -55,8 +59,10 @@ def connect_ray(
     import ray
 
     if ray.is_initialized():
-        # Joined already (a notebook, a test fixture, or a Ray job's driver).
-        return _describe(dashboard_url=None)
+        # Joined already: by an earlier call here (its dashboard is known), or by a
+        # notebook or a Ray job's driver.
+        gcs_address = ray.get_runtime_context().gcs_address
+        return _describe(dashboard_url=_dashboards.get(gcs_address))
     options: dict = {"log_to_driver": worker_logs, "logging_level": "WARNING"}
     if address is None:
         options.update(
@@ -76,6 +82,7 @@ def connect_ray(
     except (ConnectionError, RuntimeError, ValueError) as error:
         target = address or "a local Ray instance"
         raise ClusterError(f"cannot start or reach {target}: {error}") from None
+    _dashboards[ray.get_runtime_context().gcs_address] = context.dashboard_url or None
     return _describe(dashboard_url=context.dashboard_url or None)
 
 

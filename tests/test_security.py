@@ -329,6 +329,10 @@ def test_the_ray_dashboard_listens_on_loopback_only(local_ray):
     # exporter (see the next test).
     others = {p: a for p, a in listening.items() if p != DASHBOARD_METRIC_PORT}
     assert all(addresses <= LOOPBACK for addresses in others.values()), listening
+    # A sweep connects again once Ray is up; the address it prints is the loopback one.
+    from benchmark.cluster import connect_ray
+
+    assert connect_ray().dashboard_url == f"http://127.0.0.1:{port}"
 
 
 def _free_port() -> int:

@@ -119,7 +119,7 @@ def _run(
         sweep_dir=directory.path,
     )
     if not quiet:
-        where = connection.dashboard_url or "no dashboard (install ray[default] for one)"
+        where = connection.dashboard_url or escape("no dashboard (install ray[default] for one)")
         console.print(
             f"sweep [bold]{plan.spec.name}[/] id [bold]{directory.sweep_id}[/]: "
             f"{len(plan.cells)} cells × {plan.trials_per_cell} trials"
