@@ -16,8 +16,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark.models import FREEZE_MODES, parse_input_shape, profile_models, summarize_model
-from benchmark.models.weights import WEIGHTS_CHOICES
 from benchmark.overrides import apply_overrides
 
 _DEFAULT_COMMAND = "list"
@@ -63,6 +61,11 @@ def models() -> None:
 @click.argument("pattern", default="*")
 def list_command(dataset_shape: str, num_classes: int, pattern: str) -> None:
     """List architectures matching PATTERN (e.g. 'resnet*') with params and MACs."""
+    # Imported here, as in every command: the models need torch, which every other `bench`
+    # command (report, status, ...) would otherwise load for nothing (seconds, 500 MB).
+    from benchmark.models import FREEZE_MODES, parse_input_shape, profile_models
+    from benchmark.models.weights import WEIGHTS_CHOICES
+
     input_shape = parse_input_shape(dataset_shape)
     profiles = profile_models(pattern, input_shape, num_classes)
     shape = "×".join(map(str, input_shape))
@@ -105,6 +108,8 @@ def show_command(
     dataset_shape: str, num_classes: int, overrides: tuple[str, ...], name: str
 ) -> None:
     """One architecture layer by layer: output shape and parameters of every layer."""
+    from benchmark.models import parse_input_shape, summarize_model
+
     input_shape = parse_input_shape(dataset_shape)
     summary = summarize_model(name, input_shape, num_classes, **apply_overrides({}, overrides))
     shape = "×".join(map(str, input_shape))
