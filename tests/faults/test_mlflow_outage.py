@@ -93,3 +93,55 @@ def test_a_tracking_server_that_stops_mid_sweep_costs_no_result(tmp_path, mlflow
     again = CliRunner().invoke(cli, sync)
     assert again.exit_code == 0 and "0 trial(s) logged" in again.output
     assert len(_trial_runs(client)) == TRIALS
+
+
+def test_trials_missed_while_the_server_was_away_are_logged_when_it_answers_again(
+    tmp_path, mlflow_server, monkeypatch
+):
+    """The publisher of a running sweep: a trial finishing while the server is down is
+    written to Parquet at once, and logged to MLflow after the next trial that logs fine."""
+    import datetime as dt
+
+    from benchmark.results.tracking import MlflowTracker
+    from benchmark.spec import parse_sweep
+    from benchmark.sweep.cells import plan_sweep
+    from benchmark.sweep.publish import TrialPublisher
+    from benchmark.sweep.records import build_record
+    from benchmark.sweep.store import SweepDirectory
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # refused at once, no backoff
+    plan = plan_sweep(parse_sweep(SWEEP, source="outage.yaml"), source="outage.yaml")
+    [cell] = plan.cells
+    directory = SweepDirectory.create(tmp_path / "results", plan.spec, "20261123-000000-cafe")
+    tracker = MlflowTracker.connect(mlflow_server.uri, tmp_path / "results")
+    tracker.start_sweep(directory.sweep_id, "outage", None, {}, None, sweep_dir=directory.path)
+    warnings: list[str] = []
+    publisher = TrialPublisher(directory, {cell.key: cell}, tracker, warn=warnings.append)
+
+    def finished(number: int) -> dict:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        final = {"is_final": True, "status": "completed", "test_accuracy": 0.9,
+                 "history": [{"epoch": 1, "val_accuracy": 0.8}]}  # fmt: skip
+        config = {"cell": cell.key, "phase": "search", "trial_number": number, "seed": number,
+                  "params": {"lr": 0.001 * (number + 1)}}  # fmt: skip
+        return build_record(
+            trial_id=f"trial{number}", sweep_id=directory.sweep_id, sweep_name="outage",
+            config=config, last_result=final, epochs=[], error=None, stop_reason=None,
+            started_at=now,
+        )  # fmt: skip
+
+    publisher.publish(finished(0))
+    mlflow_server.stop(kill=True)
+    publisher.publish(finished(1))
+    assert publisher.unlogged == {"trial1"} and "bench sync-mlflow" in warnings[0]
+    assert directory.read_record("trial1")["mlflow_run_id"] is None
+    trials = read_table(directory.path, "trials").to_pandas()
+    assert sorted(trials["trial_id"]) == ["trial0", "trial1"]  # Parquet has both already
+
+    mlflow_server.start()
+    publisher.publish(finished(2))
+    assert publisher.unlogged == set()
+    runs = _trial_runs(MlflowClient(mlflow_server.uri))
+    assert sorted(run.data.tags["trial_id"] for run in runs) == ["trial0", "trial1", "trial2"]
+    trials = read_table(directory.path, "trials").to_pandas()
+    assert sorted(trials["mlflow_run_id"]) == sorted(run.info.run_id for run in runs)
