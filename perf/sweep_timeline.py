@@ -49,6 +49,21 @@ def run_sweep(sweep_yaml: str, folder: Path) -> dict[str, Any]:
     return {"wall_s": wall_s, "records": records}
 
 
+def run_plain_trial(config: dict[str, Any], device: str) -> dict[str, Any]:
+    """One trial of the platform's loop called directly (the baselines' trial), recorded
+    with its start and end the way a sweep records its trials."""
+    from benchmark.train.loop import run_locally
+
+    started = _timestamp()
+    final = run_locally(config, device=device).reports[-1]
+    return {
+        "status": final["status"],
+        "started_at": started,
+        "finished_at": _timestamp(),
+        **{key: final.get(key) for key in RECORD_FIGURES},
+    }
+
+
 @dataclass(frozen=True)
 class TrialTimes:
     """One trial on the sweep's clock (seconds since its first trial started)."""
@@ -112,6 +127,10 @@ def busy_fraction(times: list[TrialTimes], slots: int) -> float:
     """Share of the slots' time spent training or evaluating, from first start to last end."""
     span = max(t.end for t in times) - min(t.start for t in times)
     return sum(t.work_s for t in times) / (slots * span)
+
+
+def _timestamp() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def _seconds(timestamp: str) -> float:

@@ -84,12 +84,8 @@ def bench_side(execution: str, data_dir: Path, trials: Trials, device: str, slot
 
 def optuna_side(data_dir: Path, trials: Trials, device: str) -> dict[str, Any]:
     """One process: an Optuna study whose objective trains in that process."""
-    import datetime as dt
-
     started = time.perf_counter()
     import optuna
-
-    from benchmark.train.loop import run_locally
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     records = []
@@ -97,17 +93,8 @@ def optuna_side(data_dir: Path, trials: Trials, device: str) -> dict[str, Any]:
     def objective(trial: optuna.Trial) -> float:
         values = {**trial_values(data_dir, trials.epochs), "checkpoint_every": 0}
         values["lr"] = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
-        begun = dt.datetime.now(dt.UTC).isoformat()
-        final = run_locally(values, device=device).reports[-1]
-        records.append(
-            {
-                "status": final["status"],
-                "started_at": begun,
-                "finished_at": dt.datetime.now(dt.UTC).isoformat(),
-                **{key: final.get(key) for key in sweep_timeline.RECORD_FIGURES},
-            }
-        )
-        return final["best_val_accuracy"]
+        records.append(sweep_timeline.run_plain_trial(values, device))
+        return records[-1]["best_val_accuracy"]
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
     study.optimize(objective, n_trials=trials.count)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +59,6 @@ def _sweep_side(execution: str, device: str, size: str, result: Path) -> None:
 
 def _plain_side(device: str, size: str, result: Path) -> None:
     """One process, one call of the training function per trial: a user's own script."""
-    from benchmark.train.loop import run_locally
-
     settings = _config(size)
     records = []
     with tempfile.TemporaryDirectory(prefix="perf-overhead-") as folder:
@@ -71,24 +68,8 @@ def _plain_side(device: str, size: str, result: Path) -> None:
                 "epochs": settings["epochs"], "batch_size": 64, "lr": 3e-3, "seed": trial,
                 "measure_inference": False, "checkpoint_every": 0,
             }  # fmt: skip
-            started = _now()
-            runtime = run_locally(config, device=device)
-            final = runtime.reports[-1]
-            records.append(
-                {
-                    "status": final["status"],
-                    "started_at": started,
-                    "finished_at": _now(),
-                    **{key: final.get(key) for key in sweep_timeline.RECORD_FIGURES},
-                }
-            )
+            records.append(sweep_timeline.run_plain_trial(config, device))
     harness.write_json(result, {"records": records})
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(time.time(), dt.UTC).isoformat()
 
 
 def main() -> None:

@@ -61,15 +61,17 @@ class TrialPublisher:
         elif self.unlogged and self._tracker is not None:
             self.sync()  # the server answers again: log what it missed
 
-    def sync(self) -> SyncOutcome:
+    def sync(self, records: list[dict[str, Any]] | None = None) -> SyncOutcome:
         """Log to MLflow every recorded trial of the sweep that is not there yet.
 
-        Stops trying at the first failure (the server is still away): each attempt costs
-        MLflow's retries, and the remaining trials are reported as missing with that reason.
+        ``records`` are the sweep's records when the caller has just read them (they are
+        updated in place); by default they are read here. Stops trying at the first failure
+        (the server is still away): each attempt costs MLflow's retries, and the remaining
+        trials are reported as missing with that reason.
         """
         outcome = SyncOutcome()
         reason = None
-        for record in self._directory.records():
+        for record in self._directory.records() if records is None else records:
             if record.get("mlflow_run_id"):
                 continue
             if reason is None:

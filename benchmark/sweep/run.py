@@ -144,17 +144,17 @@ def _run(
     interrupted = len(records) < plan.total_trials and not out_of_time
     state = "interrupted" if interrupted else "finished"
     directory.write_state(state)
-    _close_tracking(publisher, tracker, directory, state, console)
-    return SweepOutcome(directory, directory.records(), interrupted)
+    _close_tracking(publisher, records, tracker, directory, state, console)
+    return SweepOutcome(directory, records, interrupted)
 
 
-def _close_tracking(publisher, tracker, directory, state: str, console: Console) -> None:
+def _close_tracking(publisher, records, tracker, directory, state: str, console: Console) -> None:
     """Log what MLflow missed while it was away, then close the sweep's run; never raise.
 
     The sweep's results are already in Parquet: a tracking server that is still down only
     leaves a warning and the command that logs the rest later.
     """
-    missing = len(publisher.sync().missing)
+    missing = len(publisher.sync(records).missing)
     try:
         tracker.end_sweep(state)
         closed = True

@@ -46,13 +46,9 @@ def peak_memory_mb(device: torch.device) -> float:
     (since ``reset_peak_memory`` on Linux)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**10  # kB
-    except OSError:
-        pass
+    peak_kb = _process_status_kb("VmHWM")
+    if peak_kb is not None:
+        return peak_kb / 2**10
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
     return max_rss / 2**20 if sys.platform == "darwin" else max_rss / 2**10
@@ -68,12 +64,12 @@ def memory_limit(limit_mb: float | None) -> Iterator[None]:
     ``out_of_memory``, where without a limit the kernel's OOM killer (or swap) would hit
     whatever runs on the node.
     """
-    held = _data_size_bytes() if limit_mb is not None else None
-    if held is None:
+    held_kb = _process_status_kb("VmData") if limit_mb is not None else None
+    if held_kb is None:
         yield
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    wanted = held + int(limit_mb * 2**20)
+    wanted = held_kb * 1024 + int(limit_mb * 2**20)
     if hard != resource.RLIM_INFINITY:
         wanted = min(wanted, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
@@ -83,13 +79,14 @@ def memory_limit(limit_mb: float | None) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
-def _data_size_bytes() -> int | None:
-    """The process's data size (``VmData``, what ``RLIMIT_DATA`` counts), or None off Linux."""
+def _process_status_kb(field: str) -> int | None:
+    """A kB figure of ``/proc/self/status`` (``VmHWM``: peak resident set; ``VmData``: data
+    size, what ``RLIMIT_DATA`` counts), or None off Linux."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024  # kB
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])
     except OSError:
         return None
     return None

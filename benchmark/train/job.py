@@ -174,8 +174,9 @@ def describe_failure(failure: BaseException) -> str:
 
 # How running out of memory reads: CUDA's OutOfMemoryError, a CPU allocation past the
 # process's limit (PyTorch's allocator, or Python's MemoryError), Ray's own OOM kill.
-_OUT_OF_MEMORY_SIGNS = ("outofmemoryerror", "out of memory", "can't allocate memory",
-                        "cannot allocate memory", "memoryerror")  # fmt: skip
+# ("memoryerror" also matches OutOfMemoryError.)
+_OUT_OF_MEMORY_SIGNS = ("memoryerror", "out of memory", "can't allocate memory",
+                        "cannot allocate memory")  # fmt: skip
 
 
 def _is_out_of_memory(cause: BaseException) -> bool:
