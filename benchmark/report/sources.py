@@ -6,11 +6,11 @@ resolved ``sweep.yaml``, the three Parquet tables and the raw ``trials/<id>.json
 results directory), by path (a sweep folder, a sweep-name folder or a whole results root),
 or not at all (the newest sweep).
 
-Every trial's rows are a file of their own in each table, and a file that small costs
-half a millisecond or more to open and decode whatever it holds. So the ``trials`` table is
-read whole, but ``epochs`` and ``classes`` only on demand: the report reads the files of
-the trials it shows (the best of each cell and its repeats), and a report of 10,000 trials
-reads some 10,000 files rather than 30,000 (``perf/report_at_scale.py``).
+The ``trials`` table is read whole, ``epochs`` and ``classes`` only on demand: the report
+reads the rows of the trials it shows (the best of each cell and its repeats). In a sweep
+still running every trial's rows are a file of their own, and each file costs half a
+millisecond or more to open, so reading only the shown trials' files matters there; a
+finished sweep's tables are one file each (``benchmark.results.parquet.compact``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from benchmark.errors import SweepNotFoundError
-from benchmark.results.parquet import sweep_dirs, table_dir
-from benchmark.results.schema import SCHEMAS
+from benchmark.results.parquet import concat_tables, read_table, sweep_dirs
 from benchmark.spec.schema import SweepSpec
 from benchmark.yaml_values import load_yaml
 
@@ -89,22 +86,25 @@ class ReportData:
     def rows_of(self, table: str, keys: Iterable[TrialKey]) -> pd.DataFrame:
         """The rows of ``table`` (``epochs`` or ``classes``) of the trials ``keys`` only.
 
-        Reads each trial's own file (``<sweep>/<table>.parquet/<trial id>.parquet``, the name
-        ``write_trial`` gives it) rather than the whole table, unless that is read already.
+        Reads those trials' rows only, rather than the whole table, unless that is read
+        already.
         """
         keys = list(dict.fromkeys(keys))
         if table in self._whole_tables or any(sweep not in self.sweeps for sweep, _ in keys):
             whole = self._whole(table)
             chosen = pd.MultiIndex.from_frame(whole[["sweep_id", "trial_id"]]).isin(keys)
             return whole[chosen]
-        files = [table_dir(self.sweeps[sweep].path, table) / f"{trial}.parquet"
-                 for sweep, trial in keys]  # fmt: skip
-        return read_files([file for file in files if file.exists()], table).to_pandas()
+        by_sweep: dict[str, set[str]] = {}
+        for sweep, trial in keys:
+            by_sweep.setdefault(sweep, set()).add(trial)
+        parts = [read_table(self.sweeps[sweep].path, table, trials)
+                 for sweep, trials in by_sweep.items()]  # fmt: skip
+        return concat_tables(parts, table).to_pandas()
 
     def _whole(self, table: str) -> pd.DataFrame:
         if table not in self._whole_tables:
             folders = [source.path for source in self.sweeps.values()]
-            self._whole_tables[table] = read_files(table_files(folders, table), table).to_pandas()
+            self._whole_tables[table] = read_table(folders, table).to_pandas()
         return self._whole_tables[table]
 
     @property
@@ -175,45 +175,8 @@ def load_results(folders: Sequence[Path]) -> ReportData:
         for sweep_id, source in sweeps.items()
         if source.spec is None
     ]
-    trials = read_files(table_files(folders, "trials"), "trials").to_pandas()
+    trials = read_table(list(folders), "trials").to_pandas()
     return ReportData(sweeps, trials, notes)
-
-
-def table_files(folders: Sequence[Path], table: str) -> list[Path]:
-    """The per-trial files of ``table`` in the sweeps under ``folders``, sweep by sweep."""
-    return [
-        file
-        for sweep in sweep_dirs(list(folders))
-        for file in sorted(table_dir(sweep, table).glob("*.parquet"))
-    ]
-
-
-def read_files(files: Sequence[Path], table: str) -> pa.Table:
-    """The rows of ``files`` of ``table`` as one Arrow table, hp_ columns unified.
-
-    Each file is read with ``ParquetFile.read`` on this thread: for files of one to a
-    hundred rows the dataset machinery behind ``pq.read_table`` (a scanner and its thread
-    pool per file) costs more than the read itself, 1.4 against 0.65 ms per trials file
-    here, and threads do not help a read that short. The files' tables are joined a few
-    hundred at a time, since each small table holds tens of kilobytes of bookkeeping: held
-    all at once, 10,000 of them took 600 MB.
-    """
-    if not files:
-        return SCHEMAS[table].empty_table()
-    parts = []
-    for start in range(0, len(files), _FILES_PER_PART):
-        part = files[start : start + _FILES_PER_PART]
-        parts.append(_concatenate([pq.ParquetFile(file).read(use_threads=False) for file in part]))
-    return _concatenate(parts)
-
-
-_FILES_PER_PART = 500
-
-
-def _concatenate(tables: list[pa.Table]) -> pa.Table:
-    # One chunk per column, not one per file: pandas keeps Arrow-backed strings as they
-    # come, and every filter, take and group-by on 10,000 chunks costs ten times more.
-    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 
 
 def rankings(folders: Sequence[Path]) -> dict[str, tuple[str, str]]:

@@ -276,7 +276,6 @@ class MlflowTracker:
     def _trial_tags(
         self, record: dict[str, Any], config: dict[str, Any], checkpoint_path: str | None
     ) -> dict[str, str]:
-        row = table_dir(self.sweep_dir, "trials") / f"{record['trial_id']}.parquet"
         values = {
             KIND_TAG: TRIAL_KIND,
             "sweep_id": record.get("sweep_id"),
@@ -292,7 +291,7 @@ class MlflowTracker:
             "device": (record.get("metrics") or {}).get("device"),
             "error": record.get("error"),
             "checkpoint_path": checkpoint_path,
-            "parquet_path": str(row),
+            "parquet_path": str(table_dir(self.sweep_dir, "trials")),
         }
         return {name: _truncate(str(v), MAX_TAG_VAL_LENGTH) for name, v in values.items() if v}
 

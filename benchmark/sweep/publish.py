@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError
-from benchmark.results.parquet import TABLES, table_dir, write_trial
+from benchmark.results.parquet import TABLES, compact, table_dir, trial_files, write_trial
 from benchmark.results.schema import trial_tables
 from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import load_sweep
@@ -120,7 +120,7 @@ def discard_unrecorded(directory: SweepDirectory, tracker: MlflowTracker | None)
         folder = table_dir(directory.path, table)
         for path in folder.glob(".*.tmp"):
             path.unlink()
-        for path in folder.glob("*.parquet"):
+        for path in trial_files(folder):
             if path.stem not in recorded:
                 orphans.add(path.stem)
                 path.unlink()
@@ -160,6 +160,7 @@ def sync_sweep(directory: SweepDirectory, tracker: MlflowTracker) -> SyncOutcome
         log_models=plan.spec.log_models,
     )
     outcome = publisher.sync()
+    compact(directory.path)  # the rows of the trials logged now were rewritten
     if state in ("finished", "interrupted"):
         tracker.end_sweep(state)
     return outcome

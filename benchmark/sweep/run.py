@@ -24,6 +24,7 @@ from rich.markup import escape
 from benchmark.cluster import connect_ray
 from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
+from benchmark.results.parquet import compact
 from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import SweepFileError, load_sweep
 from benchmark.spec.schema import Resources
@@ -145,7 +146,20 @@ def _run(
     state = "interrupted" if interrupted else "finished"
     directory.write_state(state)
     _close_tracking(publisher, records, tracker, directory, state, console)
+    _compact_tables(directory, console)
     return SweepOutcome(directory, records, interrupted)
+
+
+def _compact_tables(directory: SweepDirectory, console: Console) -> None:
+    """One Parquet file per table for the sweep that ended; never raise.
+
+    Left as they are (say, on a full disk), the per-trial files are complete results too:
+    only reading them is slower.
+    """
+    try:
+        compact(directory.path)
+    except OSError as error:
+        console.print(f"[yellow]warning:[/] Parquet files left one per trial: {error}")
 
 
 def _close_tracking(publisher, records, tracker, directory, state: str, console: Console) -> None:

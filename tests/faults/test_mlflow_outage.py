@@ -78,7 +78,8 @@ def test_a_tracking_server_that_stops_mid_sweep_costs_no_result(tmp_path, mlflow
     assert f"{len(unlogged)} trial(s) logged" in result.output
 
     runs = _trial_runs(client)
-    trials = read_table(results, "trials").to_pandas()
+    trials = read_table(results, "trials").to_pandas()  # the rewritten rows, compacted again
+    assert len(trials) == TRIALS and trials["trial_id"].is_unique
     assert sorted(run.data.tags["trial_id"] for run in runs) == sorted(trials["trial_id"])
     assert {run.info.status for run in runs} == {"FINISHED"}
     assert sorted(run.info.run_id for run in runs) == sorted(trials["mlflow_run_id"])

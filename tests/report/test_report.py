@@ -23,16 +23,21 @@ from benchmark.cli.report import report, results
 from benchmark.report.render import markdown_report, print_tables, write_report
 from benchmark.report.sources import SweepNotFoundError, load_results, locate_sweeps
 from benchmark.report.tables import PairError, best_per_cell, build_report, parse_pairs
+from benchmark.results.parquet import compact
 
 STANDARD, SEPARABLE, MLP = "standard_cnn/digits", "separable_cnn/digits", "mlp/digits"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TRIALS, EPOCHS, CLASSES = 10, 8 * 3 + 1, 8 * 3  # rows the sample writes to each table
 
 
-@pytest.fixture(scope="module")
-def results_dir(tmp_path_factory):
+@pytest.fixture(scope="module", params=["running", "finished"])
+def results_dir(tmp_path_factory, request):
+    """The sample as a running sweep leaves it (a file per trial) and as a finished one does
+    (compacted): every report test reads both."""
     root = tmp_path_factory.mktemp("results")
-    write_sample_results(root)
+    sweep_dir = write_sample_results(root)
+    if request.param == "finished":
+        compact(sweep_dir)
     return root
 
 

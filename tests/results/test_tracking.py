@@ -140,7 +140,7 @@ def _check_logged_sweep(tracker: MlflowTracker, run_ids: dict[str, str], sweep_d
     tags = completed.data.tags
     assert tags["status"] == "completed" and tags["cell"] == "simple_cnn/digits"
     assert tags["trial_id"] == "0746243b" and tags["device"] == "cpu:x86_64"
-    assert tags["parquet_path"] == str(sweep_dir / "trials.parquet" / "0746243b.parquet")
+    assert tags["parquet_path"] == str(sweep_dir / "trials.parquet")
     assert completed.info.status == "FINISHED"
     assert _artifact_names(client, completed.info.run_id) >= {
         "confusion_matrix.png", "confusion_matrix.csv", "class_report.csv",

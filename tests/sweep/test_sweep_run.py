@@ -156,8 +156,12 @@ def _studies(tune_dir: Path) -> dict:
 
 
 def test_every_trial_lands_in_the_three_parquet_tables_with_the_schema(sweep):
-    from benchmark.results.parquet import read_table
+    from benchmark.results.parquet import COMPACTED, TABLES, read_table, table_dir
     from benchmark.results.schema import CLASSES_SCHEMA, EPOCHS_SCHEMA, TRIALS_SCHEMA
+
+    for table in TABLES:  # the ended sweep's per-trial files are merged into one
+        files = [path.name for path in table_dir(sweep.directory.path, table).iterdir()]
+        assert files == [COMPACTED]
 
     trials = read_table(sweep.directory.path, "trials")
     assert sorted(trials.column("trial_id").to_pylist()) == sorted(
