@@ -1,4 +1,12 @@
-"""Classification figures of a finished trial, computed with scikit-learn."""
+"""Classification figures of a finished trial, from its confusion matrix.
+
+Precision, recall and F1 per class and their macro and weighted averages are ratios of the
+confusion matrix's counts, computed here as scikit-learn defines them
+(``precision_recall_fscore_support`` with ``zero_division=0``; the tests hold the two
+equal). They are not imported from scikit-learn because they are computed in every
+training worker, and ``sklearn.metrics`` (with SciPy) costs a worker about 160 MB of memory
+and a second of start-up (``perf/loop_vs_pytorch.py``).
+"""
 
 from __future__ import annotations
 
@@ -33,36 +41,41 @@ def classification_report(
     labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str]
 ) -> ClassReport:
     """Per-class and averaged figures; a class never predicted scores 0, not NaN."""
-    class_indices = list(range(len(class_names)))
-    # Imported here: scikit-learn (with SciPy and pandas) takes seconds to import, and every
-    # process that imports the training loop (a trial's driver, Ray Train's controller)
-    # would pay for it; only the worker that finishes a trial needs it.
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    per_class = precision_recall_fscore_support(
-        labels, predictions, labels=class_indices, zero_division=0
-    )
-    macro = precision_recall_fscore_support(
-        labels, predictions, labels=class_indices, average="macro", zero_division=0
-    )
-    weighted = precision_recall_fscore_support(
-        labels, predictions, labels=class_indices, average="weighted", zero_division=0
-    )
-    matrix = confusion_matrix(labels, predictions, labels=class_indices)
+    classes = len(class_names)
+    pairs = np.asarray(labels, dtype=np.int64) * classes + np.asarray(predictions, np.int64)
+    matrix = np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+    true_positives = np.diag(matrix).astype(np.float64)
+    support = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0)
+    precision = _ratio(true_positives, predicted)
+    recall = _ratio(true_positives, support)
+    f1 = _ratio(2 * true_positives, support + predicted)
     return ClassReport(
         class_names=list(class_names),
-        precision=[float(v) for v in per_class[0]],
-        recall=[float(v) for v in per_class[1]],
-        f1=[float(v) for v in per_class[2]],
-        support=[int(v) for v in per_class[3]],
-        precision_macro=float(macro[0]),
-        recall_macro=float(macro[1]),
-        f1_macro=float(macro[2]),
-        precision_weighted=float(weighted[0]),
-        recall_weighted=float(weighted[1]),
-        f1_weighted=float(weighted[2]),
+        precision=precision.tolist(),
+        recall=recall.tolist(),
+        f1=f1.tolist(),
+        support=support.astype(int).tolist(),
+        precision_macro=float(precision.mean()),
+        recall_macro=float(recall.mean()),
+        f1_macro=float(f1.mean()),
+        precision_weighted=_weighted(precision, support),
+        recall_weighted=_weighted(recall, support),
+        f1_weighted=_weighted(f1, support),
         confusion_matrix=matrix.astype(int).tolist(),
     )
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's zero_division=0)."""
+    return np.divide(
+        numerator, denominator, out=np.zeros_like(numerator, np.float64), where=denominator > 0
+    )
+
+
+def _weighted(values: np.ndarray, support: np.ndarray) -> float:
+    total = support.sum()
+    return float((values * support).sum() / total) if total > 0 else 0.0
 
 
 def time_to_targets(
