@@ -17,7 +17,7 @@ import sys
 
 import harness
 import sweep_timeline
-from sweep_vs_optuna import SIZES, parser, run_sides, side_main
+from sweep_vs_optuna import SIZES, parser, run_sides, side_main, sides_for
 
 TARGET_BUSY = 0.9
 
@@ -38,15 +38,17 @@ def main() -> None:
         side_main(arguments)
         return
     slots = _slots(arguments.device)
+    trials = SIZES[(arguments.size, arguments.device)]
     executions = ["inline"] if arguments.size == "tiny" else ["train", "inline"]
-    figures = run_sides(arguments, slots=slots, sides=["optuna", *executions])
-    plain = sweep_timeline.trial_times(figures["optuna"]["records"])
+    figures = run_sides(arguments, slots=slots, sides=sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:
-        times = sweep_timeline.trial_times(figures[execution]["records"])
+        count = trials.counts(execution)
+        plain = sweep_timeline.trial_times(figures["optuna", count]["records"])
+        times = sweep_timeline.trial_times(figures[execution, count]["records"])
         rows.append(
             harness.Row(
-                f"slots busy, bench ({execution}, {slots} slots) vs Optuna (1)",
+                f"slots busy, {count} trials, bench ({execution}, {slots} slots) vs Optuna (1)",
                 "share",
                 sweep_timeline.busy_fraction(times, slots),
                 sweep_timeline.busy_fraction(plain, 1),
@@ -55,7 +57,7 @@ def main() -> None:
         )
         rows.append(
             harness.Row(
-                f"trials per minute, bench ({execution}) vs Optuna",
+                f"trials per minute, {count} trials, bench ({execution}) vs Optuna",
                 "trials/min",
                 _throughput(times),
                 _throughput(plain),
@@ -70,7 +72,6 @@ def main() -> None:
             f"{slots} slots of 1 core each share this CPU's memory bandwidth; one trial per "
             "slot is not one trial per device"
         )
-    trials = SIZES[(arguments.size, arguments.device)]
     harness.report(
         "Benchmark 4: slots busy during a sweep",
         rows,
@@ -80,6 +81,7 @@ def main() -> None:
             "model": "simple_cnn",
             "images": f"{trials.images.train_images:,} CIFAR-shaped",
             "trials": trials.count,
+            "trials_as_train_jobs": trials.train_count,
             "epochs": trials.epochs,
             "slots": slots,
         },

@@ -8,8 +8,10 @@ platform: ``optuna.create_study`` and an objective that calls a training functio
 same process; to compare orchestration and nothing else, that function is the platform's
 own loop (``run_locally``), so both sides train identically. The platform runs the same
 trials one at a time on the whole device (all CPUs, or the GPU), as Ray Train jobs
-(``execution: train``) and inline (``execution: inline``). ``--size tiny`` leaves out the
-Ray Train side. ``perf/slots_busy.py`` runs the same sides with several trials at once.
+(``execution: train``) and inline (``execution: inline``). On a CPU the Ray Train side runs
+8 of the 24 trials (each costs some 20 s of start-up there), against an Optuna run of 8.
+``--size tiny`` leaves out the Ray Train side. ``perf/slots_busy.py`` runs the same sides
+with several trials at once.
 """
 
 from __future__ import annotations
@@ -32,16 +34,26 @@ TARGET_RATIO = 1.3
 
 @dataclass(frozen=True)
 class Trials:
+    """``count`` trials of ``epochs`` each on ``images``; the Ray Train side runs
+    ``train_count`` of them (fewer on a CPU, where each costs some 20 s of start-up), and is
+    compared with an Optuna run of as many."""
+
     count: int
     epochs: int
     images: Workload
+    train_count: int
+
+    def counts(self, execution: str) -> int:
+        return self.train_count if execution == "train" else self.count
 
 
 SIZES = {
-    ("tiny", "cpu"): Trials(2, 1, Workload(train_images=320, test_images=128, epochs=1)),
-    ("tiny", "cuda"): Trials(2, 1, Workload(train_images=320, test_images=128, epochs=1)),
-    ("full", "cpu"): Trials(8, 2, Workload(train_images=2_000, test_images=500, epochs=2)),
-    ("full", "cuda"): Trials(24, 2, Workload(train_images=50_000, test_images=10_000, epochs=2)),
+    ("tiny", "cpu"): Trials(2, 1, Workload(train_images=320, test_images=128, epochs=1), 2),
+    ("tiny", "cuda"): Trials(2, 1, Workload(train_images=320, test_images=128, epochs=1), 2),
+    ("full", "cpu"): Trials(24, 2, Workload(train_images=2_000, test_images=500, epochs=2), 8),
+    ("full", "cuda"): Trials(
+        24, 2, Workload(train_images=50_000, test_images=10_000, epochs=2), 24
+    ),
 }
 
 
@@ -54,7 +66,9 @@ def trial_values(data_dir: Path, epochs: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def sweep_yaml(data_dir: Path, trials: Trials, execution: str, device: str, slots: int) -> str:
+def sweep_yaml(
+    data_dir: Path, trials: Trials, count: int, execution: str, device: str, slots: int
+) -> str:
     fixed = trial_values(data_dir, trials.epochs)
     if device == "cuda":
         share = f"cpus_per_worker: 1, gpus_per_worker: {1 / slots:g}"
@@ -66,7 +80,7 @@ architectures: [{ARCHITECTURE}]
 datasets: [{{dataset: cifar10}}]
 data_dir: {data_dir}
 offline: true
-search: {{algorithm: random, trials_per_cell: {trials.count}, max_concurrent: {slots}, seed: 0}}
+search: {{algorithm: random, trials_per_cell: {count}, max_concurrent: {slots}, seed: 0}}
 space:
   lr: {{type: loguniform, low: 1.0e-4, high: 1.0e-2}}
 fixed: {{epochs: {fixed["epochs"]}, batch_size: {fixed["batch_size"]}, optimizer: adam,
@@ -75,14 +89,14 @@ resources: {{execution: {execution}, {share}}}
 """
 
 
-def bench_side(execution: str, data_dir: Path, trials: Trials, device: str, slots: int):
+def bench_side(execution: str, data_dir: Path, trials: Trials, count: int, device: str, slots: int):
     with tempfile.TemporaryDirectory(prefix="perf-sweep-") as folder:
         return sweep_timeline.run_sweep(
-            sweep_yaml(data_dir, trials, execution, device, slots), Path(folder)
+            sweep_yaml(data_dir, trials, count, execution, device, slots), Path(folder)
         )
 
 
-def optuna_side(data_dir: Path, trials: Trials, device: str) -> dict[str, Any]:
+def optuna_side(data_dir: Path, trials: Trials, count: int, device: str) -> dict[str, Any]:
     """One process: an Optuna study whose objective trains in that process."""
     started = time.perf_counter()
     import optuna
@@ -97,12 +111,14 @@ def optuna_side(data_dir: Path, trials: Trials, device: str) -> dict[str, Any]:
         return records[-1]["best_val_accuracy"]
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
-    study.optimize(objective, n_trials=trials.count)
+    study.optimize(objective, n_trials=count)
     return {"wall_s": time.perf_counter() - started, "records": records}
 
 
-def run_sides(arguments, slots: int, sides: list[str]) -> dict[str, dict[str, Any]]:
-    """Write the images once, then run each side in its own process; their figures."""
+def run_sides(
+    arguments, slots: int, sides: list[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Write the images once, then run each (side, trials) in its own process; their figures."""
     trials = SIZES[(arguments.size, arguments.device)]
     script = str(Path(__file__).resolve())
     figures = {}
@@ -110,19 +126,31 @@ def run_sides(arguments, slots: int, sides: list[str]) -> dict[str, dict[str, An
         write_cifar10(Path(folder), trials.images, seed=0)
         common = ["--device", arguments.device, "--size", arguments.size,
                   "--data-dir", folder, "--slots", str(slots)]  # fmt: skip
-        for side in sides:
-            figures[side], _ = harness.run_side(script, side, common)
+        for side, count in dict.fromkeys(sides):
+            figures[side, count], _ = harness.run_side(
+                script, side, [*common, "--trials", str(count)]
+            )
     return figures
+
+
+def sides_for(trials: Trials, executions: list[str]) -> list[tuple[str, int]]:
+    """Each execution's run and the Optuna run of as many trials."""
+    sides = []
+    for execution in executions:
+        count = trials.counts(execution)
+        sides += [("optuna", count), (execution, count)]
+    return sides
 
 
 def side_main(arguments) -> None:
     trials = SIZES[(arguments.size, arguments.device)]
     if arguments.side == "optuna":
-        figures = optuna_side(arguments.data_dir, trials, arguments.device)
+        figures = optuna_side(arguments.data_dir, trials, arguments.trials, arguments.device)
     else:
         figures = bench_side(
-            arguments.side, arguments.data_dir, trials, arguments.device, arguments.slots
-        )
+            arguments.side, arguments.data_dir, trials, arguments.trials, arguments.device,
+            arguments.slots,
+        )  # fmt: skip
     harness.write_json(arguments.result, figures)
 
 
@@ -132,6 +160,7 @@ def parser(description: str):
     parser = harness.make_parser(description)
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--slots", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--trials", type=int, default=0, help=argparse.SUPPRESS)
     return parser
 
 
@@ -140,32 +169,30 @@ def main() -> None:
     if arguments.side is not None:
         side_main(arguments)
         return
+    trials = SIZES[(arguments.size, arguments.device)]
     executions = ["inline"] if arguments.size == "tiny" else ["train", "inline"]
-    figures = run_sides(arguments, slots=1, sides=["optuna", *executions])
-    plain = figures["optuna"]
+    figures = run_sides(arguments, slots=1, sides=sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:
+        count = trials.counts(execution)
+        plain = figures["optuna", count]
         rows.append(
             harness.Row(
-                f"wall time of the trials, bench ({execution}) vs Optuna",
+                f"wall time of {count} trials, bench ({execution}) vs Optuna",
                 "s",
-                figures[execution]["wall_s"],
+                figures[execution, count]["wall_s"],
                 plain["wall_s"],
                 harness.Target(TARGET_RATIO, at_least=False),
             )
         )
-        times = sweep_timeline.trial_times(figures[execution]["records"])
+        times = sweep_timeline.trial_times(figures[execution, count]["records"])
+        plain_times = sweep_timeline.trial_times(plain["records"])
         notes.append(
-            f"bench ({execution}): fixed cost per trial after the first "
-            f"{sweep_timeline.steady_fixed_cost_s(times):.2f} s"
+            f"{count} trials: fixed cost per trial after the first, bench ({execution}) "
+            f"{sweep_timeline.steady_fixed_cost_s(times):.2f} s, Optuna "
+            f"{sweep_timeline.steady_fixed_cost_s(plain_times):.2f} s"
         )
-    plain_times = sweep_timeline.trial_times(plain["records"])
-    notes.append(
-        f"Optuna: fixed cost per trial after the first "
-        f"{sweep_timeline.steady_fixed_cost_s(plain_times):.2f} s; both walls include "
-        "start-up (bench: Ray; Optuna: imports)"
-    )
-    trials = SIZES[(arguments.size, arguments.device)]
+    notes.append("both walls include start-up (bench: Ray; Optuna: imports)")
     harness.report(
         "Benchmark 3: sweep vs plain Optuna, one device",
         rows,
@@ -175,6 +202,7 @@ def main() -> None:
             "model": ARCHITECTURE,
             "images": f"{trials.images.train_images:,} CIFAR-shaped",
             "trials": trials.count,
+            "trials_as_train_jobs": trials.train_count,
             "epochs": trials.epochs,
             "batch": 128,
         },
