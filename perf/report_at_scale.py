@@ -161,9 +161,8 @@ def compare(args: Any, results_dir: Path) -> None:
 def write_results(results_dir: Path, scale: Scale) -> bool:
     """Write ``scale``'s sweeps under ``results_dir``, one file per trial as a running sweep
     does; False when they are there already (and compacted)."""
-    if _marker(results_dir).exists() and json.loads(_marker(results_dir).read_text()) == asdict(
-        scale
-    ):
+    marker = _marker(results_dir)
+    if marker.exists() and json.loads(marker.read_text()) == asdict(scale):
         return True
     for number in range(scale.sweeps):
         write_sweep(results_dir, number, scale)

@@ -93,8 +93,14 @@ def read_table(
 
 
 def concat_tables(tables: Sequence[pa.Table], table: str) -> pa.Table:
-    """Rows of ``table`` from several reads as one table, hp_ columns unified."""
-    return _concatenate(tables) if tables else SCHEMAS[table].empty_table()
+    """Rows of ``table`` from several reads as one table, hp_ columns unified.
+
+    One chunk per column, not one per file: pandas keeps Arrow-backed strings as they come,
+    and every filter, take and group-by on 10,000 chunks costs ten times more.
+    """
+    if not tables:
+        return SCHEMAS[table].empty_table()
+    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 
 
 def _read_folder(folder: Path, table: str, trials: Collection[str] | None = None) -> pa.Table:
@@ -110,7 +116,7 @@ def _read_folder(folder: Path, table: str, trials: Collection[str] | None = None
     if trials is not None:
         own = [path for path in own if path.stem in trials]
     parts = [
-        _concatenate([pq.ParquetFile(path).read(use_threads=False) for path in batch])
+        concat_tables([pq.ParquetFile(path).read(use_threads=False) for path in batch], table)
         for batch in _batches(own, _FILES_PER_PART)
     ]
     compacted = folder / COMPACTED
@@ -130,12 +136,6 @@ def _batches(items: list[Path], size: int) -> list[list[Path]]:
 
 def _is_in(column: pa.ChunkedArray, values: Collection[str]) -> pa.ChunkedArray:
     return pc.is_in(column, value_set=pa.array(list(values), type=pa.string()))
-
-
-def _concatenate(tables: Sequence[pa.Table]) -> pa.Table:
-    # One chunk per column, not one per file: pandas keeps Arrow-backed strings as they
-    # come, and every filter, take and group-by on 10,000 chunks costs ten times more.
-    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:

@@ -160,10 +160,22 @@ def sync_sweep(directory: SweepDirectory, tracker: MlflowTracker) -> SyncOutcome
         log_models=plan.spec.log_models,
     )
     outcome = publisher.sync()
-    compact(directory.path)  # the rows of the trials logged now were rewritten
+    compact_tables(directory)  # the rows of the trials logged now were rewritten
     if state in ("finished", "interrupted"):
         tracker.end_sweep(state)
     return outcome
+
+
+def compact_tables(directory: SweepDirectory, warn: Callable[[str], None] = print) -> None:
+    """One Parquet file per table of ``directory`` (``compact``); a warning, never an error.
+
+    Left as they are (say, on a full disk), the per-trial files are complete results too:
+    only reading them is slower.
+    """
+    try:
+        compact(directory.path)
+    except OSError as error:
+        warn(f"Parquet files of sweep {directory.sweep_id} left one per trial: {error}")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

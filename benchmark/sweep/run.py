@@ -24,12 +24,12 @@ from rich.markup import escape
 from benchmark.cluster import connect_ray
 from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
-from benchmark.results.parquet import compact
 from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import SweepFileError, load_sweep
 from benchmark.spec.schema import Resources
 from benchmark.sweep.cells import SweepPlan, plan_sweep
 from benchmark.sweep.preflight import check_inputs
+from benchmark.sweep.publish import TrialPublisher, compact_tables, discard_unrecorded
 from benchmark.sweep.store import SweepDirectory, new_sweep_id
 from benchmark.train.job import WorkerResources
 
@@ -128,8 +128,6 @@ def _run(
             f"{concurrency} at once; dashboard: {where}"
         )
     if resume:
-        from benchmark.sweep.publish import discard_unrecorded
-
         discard_unrecorded(directory, tracker)
     directory.write_state("running", resumed=resume)
     tuner, scheduler = _tuner(plan, directory, concurrency, resume)
@@ -146,20 +144,8 @@ def _run(
     state = "interrupted" if interrupted else "finished"
     directory.write_state(state)
     _close_tracking(publisher, records, tracker, directory, state, console)
-    _compact_tables(directory, console)
+    compact_tables(directory, warn=_warner(console))
     return SweepOutcome(directory, records, interrupted)
-
-
-def _compact_tables(directory: SweepDirectory, console: Console) -> None:
-    """One Parquet file per table for the sweep that ended; never raise.
-
-    Left as they are (say, on a full disk), the per-trial files are complete results too:
-    only reading them is slower.
-    """
-    try:
-        compact(directory.path)
-    except OSError as error:
-        console.print(f"[yellow]warning:[/] Parquet files left one per trial: {error}")
 
 
 def _close_tracking(publisher, records, tracker, directory, state: str, console: Console) -> None:
@@ -313,7 +299,6 @@ def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet
     from ray.tune.logger import JsonLoggerCallback
 
     from benchmark.sweep.progress import SweepProgress
-    from benchmark.sweep.publish import TrialPublisher
     from benchmark.sweep.records import TrialRecorder
 
     publisher = TrialPublisher(

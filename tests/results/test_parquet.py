@@ -6,6 +6,7 @@ exactly once, and a trial written again after compaction reads back with its new
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import shutil
 import signal
@@ -23,6 +24,8 @@ from benchmark.results.parquet import (
     write_trial,
 )
 from benchmark.results.schema import SCHEMAS
+from benchmark.sweep.publish import compact_tables
+from benchmark.sweep.store import SweepDirectory
 
 
 def _tables(trial_id: str, accuracy: float, epochs: int = 2) -> dict[str, pa.Table]:
@@ -90,19 +93,32 @@ def test_rows_of_chosen_trials_come_from_either_layout(sweep):
     assert sorted(row["trial_id"] for row in chosen) == ["t0", "t3"]
 
 
-def test_a_compaction_that_cannot_write_keeps_every_per_trial_file(sweep):
-    # A real write failure: files may grow to 64 bytes only (EFBIG, as on a full disk).
+@contextlib.contextmanager
+def _files_limited_to(size: int):
+    """A real write failure: files may grow to ``size`` bytes only (EFBIG, as on a full disk)."""
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64, limits[1]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, limits[1]))
     try:
-        with pytest.raises(OSError):
-            compact(sweep)
+        yield
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, limits)
         signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_a_compaction_that_cannot_write_keeps_every_per_trial_file(sweep):
+    with _files_limited_to(64), pytest.raises(OSError):
+        compact(sweep)
     folder = table_dir(sweep, "trials")
     assert sorted(path.name for path in folder.iterdir()) == [f"t{n}.parquet" for n in range(3)]
+    assert _accuracies(sweep) == {"t0": 0.5, "t1": 0.6, "t2": 0.7}
+
+
+def test_a_sweep_that_cannot_compact_ends_with_a_warning_not_an_error(sweep):
+    warnings = []
+    with _files_limited_to(64):
+        compact_tables(SweepDirectory(sweep), warn=warnings.append)
+    assert len(warnings) == 1 and "left one per trial" in warnings[0]
     assert _accuracies(sweep) == {"t0": 0.5, "t1": 0.6, "t2": 0.7}
 
 
