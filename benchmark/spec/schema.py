@@ -238,6 +238,9 @@ class Resources(_Strict):
     runs the same training loop inside the Tune trial's own process, one worker, with no
     Train job to start: seconds instead of tens of seconds of fixed cost per trial, for
     small models and quick checks; a dead worker is then not restarted from its checkpoint.
+    ``pooled`` keeps every trial a Ray Train job's work but starts the jobs once: one
+    ``TorchTrainer`` per trial running at once, each running trial after trial
+    (``benchmark.train.pool``), with the same DDP, checkpoints and restarts.
 
     ``memory_per_worker_gb`` is reserved from Ray for each worker (so trials are not packed
     onto a node beyond its memory) and is the most each worker's trial may allocate: past
@@ -248,7 +251,7 @@ class Resources(_Strict):
     cpus_per_worker: float = Field(1.0, gt=0)
     gpus_per_worker: float = Field(0.0, ge=0)
     memory_per_worker_gb: float | None = Field(None, gt=0)
-    execution: Literal["train", "inline"] = "train"
+    execution: Literal["train", "inline", "pooled"] = "train"
 
     @model_validator(mode="after")
     def _inline_is_one_worker(self) -> Resources:

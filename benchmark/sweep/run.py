@@ -32,6 +32,7 @@ from benchmark.sweep.preflight import check_inputs
 from benchmark.sweep.publish import TrialPublisher, compact_tables, discard_unrecorded
 from benchmark.sweep.store import SweepDirectory, new_sweep_id
 from benchmark.train.job import WorkerResources
+from benchmark.train.pool import TrainPool
 
 TRIAL_DRIVER_MEMORY_BYTES = 64 * 1024**2
 
@@ -130,12 +131,17 @@ def _run(
     if resume:
         discard_unrecorded(directory, tracker)
     directory.write_state("running", resumed=resume)
-    tuner, scheduler = _tuner(plan, directory, concurrency, resume)
-    publisher = _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet)
+    pool = _start_pool(plan, directory, concurrency)
+    tuner, scheduler = _tuner(plan, directory, concurrency, resume, pool)
+    publisher = _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet, pool)
     started = time.monotonic()
-    # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
-    with contextlib.suppress(KeyboardInterrupt):
-        tuner.fit()
+    try:
+        # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
+        with contextlib.suppress(KeyboardInterrupt):
+            tuner.fit()
+    finally:
+        if pool is not None:
+            pool.close()
     records = directory.records()
     budget = plan.spec.stop.time_budget_s
     out_of_time = budget is not None and time.monotonic() - started >= budget
@@ -146,6 +152,28 @@ def _run(
     _close_tracking(publisher, records, tracker, directory, state, console)
     compact_tables(directory, warn=_warner(console))
     return SweepOutcome(directory, records, interrupted)
+
+
+def _start_pool(plan: SweepPlan, directory: SweepDirectory, lanes: int) -> TrainPool | None:
+    """With ``execution: pooled``, one warm Train lane per trial that runs at once."""
+    if plan.spec.resources.execution != "pooled":
+        return None
+    return TrainPool.start(
+        lanes,
+        _worker_resources(plan.spec.resources),
+        directory.train_dir,
+        max_failures=plan.spec.max_failures,
+        trials=plan.total_trials,
+    )
+
+
+def _worker_resources(resources: Resources) -> WorkerResources:
+    return WorkerResources(
+        resources.workers,
+        resources.cpus_per_worker,
+        resources.gpus_per_worker,
+        resources.memory_per_worker_gb,
+    )
 
 
 def _close_tracking(publisher, records, tracker, directory, state: str, console: Console) -> None:
@@ -227,7 +255,13 @@ def _quiet_tune() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume: bool):
+def _tuner(
+    plan: SweepPlan,
+    directory: SweepDirectory,
+    concurrency: int,
+    resume: bool,
+    pool: TrainPool | None,
+):
     _quiet_tune()
     from ray import tune
 
@@ -239,15 +273,11 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
     trainable = tune.with_parameters(
         run_sweep_trial,
         cells={cell.key: cell for cell in plan.cells},
-        resources=WorkerResources(
-            resources.workers,
-            resources.cpus_per_worker,
-            resources.gpus_per_worker,
-            resources.memory_per_worker_gb,
-        ),
+        resources=_worker_resources(resources),
         directory=directory,
         max_failures=plan.spec.max_failures,
         execution=resources.execution,
+        broker=pool.broker if pool is not None else None,
     )
     if resources.execution == "inline":
         # The trial's own process trains: it holds the worker's CPUs and GPU share.
@@ -255,8 +285,9 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
         if resources.memory_per_worker_gb is not None:
             request["memory"] = resources.memory_per_worker_gb * 2**30
     else:
-        # The trial's driver only waits on its Train job, whose workers hold the CPUs and
-        # GPUs; it reserves a little memory (Tune needs a non-empty request) and no CPU.
+        # The trial's driver only waits on its Train job (or its pool lane), whose workers
+        # hold the CPUs and GPUs; it reserves a little memory (Tune needs a non-empty
+        # request) and no CPU.
         request = {"cpu": 0, "memory": TRIAL_DRIVER_MEMORY_BYTES}
     trainable = tune.with_resources(trainable, request)
     if resume and tune.Tuner.can_restore(str(directory.tune_dir)):
@@ -273,10 +304,10 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
             num_samples=plan.total_trials,
             max_concurrent_trials=concurrency,
             time_budget_s=plan.spec.stop.time_budget_s,
-            # An inline trial's process is kept for the next trial of the same resources:
-            # a new one would re-import torch and the package (seconds per trial). A Train
-            # trial's process only waits on its job, whose start dominates; it is not reused.
-            reuse_actors=resources.execution == "inline",
+            # An inline or pooled trial's process is kept for the next trial: a new one
+            # would re-import torch and the package (seconds per trial). A Train trial's
+            # process only waits on its job, whose start dominates; it is not reused.
+            reuse_actors=resources.execution in ("inline", "pooled"),
         ),
         run_config=tune.RunConfig(
             name=directory.tune_dir.name,
@@ -289,7 +320,7 @@ def _tuner(plan: SweepPlan, directory: SweepDirectory, concurrency: int, resume:
     return tuner, scheduler
 
 
-def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet):
+def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet, pool):
     """Give the run this process's recorder and live view.
 
     Tune pickles its run config into the experiment when the tuner is built and restores
@@ -298,6 +329,7 @@ def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet
     """
     from ray.tune.logger import JsonLoggerCallback
 
+    from benchmark.sweep.pooled import LaneReleaser
     from benchmark.sweep.progress import SweepProgress
     from benchmark.sweep.records import TrialRecorder
 
@@ -313,4 +345,6 @@ def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet
         TrialRecorder(directory, scheduler.stopped, publisher),
         SweepProgress(plan, console, quiet=quiet),
     ]
+    if pool is not None:
+        tuner._local_tuner.get_run_config().callbacks.append(LaneReleaser(pool.broker))
     return publisher

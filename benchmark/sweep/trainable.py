@@ -8,7 +8,8 @@ finished (its record is on disk, but the sweep was killed before Tune saved that
 run again: its recorded result is handed back to Tune instead. A job that fails for good is
 reported once more from here, as a final ``failed`` result with its reason, so that the
 sweep records it and goes on. With ``resources.execution: inline`` the training loop runs
-in the trial's own process instead (``run_inline_trial``).
+in the trial's own process instead (``run_inline_trial``); with ``pooled`` it runs on one of
+the sweep's warm Train lanes (``benchmark.sweep.pooled``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from typing import Any
 
 from benchmark.sweep.cells import Cell, trial_config
+from benchmark.sweep.pooled import run_pooled_trial
 from benchmark.sweep.store import SweepDirectory
 from benchmark.train.job import WorkerResources, run_training_job
 
@@ -28,6 +30,7 @@ def run_sweep_trial(
     directory: SweepDirectory,
     max_failures: int,
     execution: str = "train",
+    broker: Any = None,
 ) -> None:
     """Tune's function trainable for every trial of a sweep (see ``search.CellSearcher``)."""
     import ray.tune
@@ -42,6 +45,9 @@ def run_sweep_trial(
     values = trial_config(cell, config["params"], config["seed"])
     if execution == "inline":
         run_inline_trial(values)
+        return
+    if execution == "pooled":
+        run_pooled_trial(values, broker, trial_id)
         return
     outcome = run_training_job(
         values,

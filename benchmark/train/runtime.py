@@ -9,6 +9,7 @@ process (benchmarks, notebooks, tests of the loop itself). Nothing here knows ab
 from __future__ import annotations
 
 import copy
+import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,20 +35,34 @@ class WorkerRuntime(Protocol):
     def flush_reports(self) -> None: ...
 
 
-def save_state(directory: Path, state: dict[str, Any]) -> Path:
-    """Write a checkpoint's training state; the file holds only tensors and plain data."""
+def save_state(directory: Path, state: dict[str, Any] | bytes) -> Path:
+    """Write a checkpoint's training state (or its ``state_bytes``); the file holds only
+    tensors and plain data."""
     path = directory / STATE_FILE
-    torch.save(state, path)
+    path.write_bytes(state if isinstance(state, bytes) else state_bytes(state))
     return path
 
 
 def load_state(directory: Path) -> dict[str, Any]:
     """Read a checkpoint written by ``save_state``; refuses pickled code (weights_only)."""
-    return torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
+    return state_from_bytes((directory / STATE_FILE).read_bytes())
+
+
+def state_bytes(state: dict[str, Any]) -> bytes:
+    """A training state as a checkpoint file's bytes: how it travels between processes
+    (Ray Train's workers pickle tensors their own way, which other processes cannot read)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def state_from_bytes(data: bytes) -> dict[str, Any]:
+    """The training state in ``data`` (``state_bytes``); refuses pickled code (weights_only)."""
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def report_with_state(
-    ray_module: Any, metrics: dict[str, Any], state: dict[str, Any] | None
+    ray_module: Any, metrics: dict[str, Any], state: dict[str, Any] | bytes | None
 ) -> None:
     """Report ``metrics`` through ``ray_module`` (``ray.train`` or ``ray.tune``: each takes
     its own ``Checkpoint`` class), with ``state`` as a checkpoint if any."""
@@ -62,10 +77,16 @@ def report_with_state(
 
 def state_of(checkpoint: Any) -> dict[str, Any] | None:
     """The loop state a Ray checkpoint holds, or ``None`` when there is no checkpoint."""
+    data = state_bytes_of(checkpoint)
+    return None if data is None else state_from_bytes(data)
+
+
+def state_bytes_of(checkpoint: Any) -> bytes | None:
+    """The state file of a Ray checkpoint as bytes, or ``None`` when there is no checkpoint."""
     if checkpoint is None:
         return None
     with checkpoint.as_directory() as directory:
-        return load_state(Path(directory))
+        return (Path(directory) / STATE_FILE).read_bytes()
 
 
 class RayTrainRuntime:

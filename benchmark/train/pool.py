@@ -1,0 +1,373 @@
+"""Ray Train worker groups that outlive a trial: each runs trial after trial, kept warm.
+
+Starting a Ray Train job's worker group costs tens of seconds per trial here, far more than
+the studies' small networks take to train. With ``resources.execution: pooled`` a sweep
+starts one ``TorchTrainer`` per trial it runs at once (a *lane*, sized like one trial: its
+workers, CPUs and GPUs) and keeps it for the whole sweep. Every lane worker runs
+``serve_trials``: it takes the next trial from the sweep's ``TrialBroker``, runs the same
+per-worker loop a one-trial job runs (``run_trial``, DDP included), and takes the next.
+
+The broker (a Ray actor) is where the two sides meet. Each Tune trial ``submit``s its
+config and then waits on ``events``: the lane's epoch reports and checkpoints, which the
+trial hands to Tune as its own, so schedulers, records and resume work as for a one-trial
+job. Tune's decision to stop a trial reaches the lane through ``cancel``: the lane drops the
+trial at its next report and takes another. A lane whose workers die is restarted by Ray
+Train (its ``FailureConfig``); the trial it was running is queued again from its last
+checkpoint, up to the sweep's ``max_failures`` times, and then reported as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmark.train.job import STATUS_FAILED, WorkerResources, describe_failure
+from benchmark.train.loop import run_trial
+from benchmark.train.runtime import RayTrainRuntime, state_bytes, state_from_bytes
+
+LANE_DRIVER_MEMORY_BYTES = 64 * 1024**2
+
+
+class TrialCancelled(Exception):
+    """Raised inside a lane's loop when Tune has stopped the trial it is running."""
+
+
+@dataclasses.dataclass
+class Assignment:
+    """One trial handed to a lane: its config, and the state to resume from, if any (the
+    bytes of a checkpoint file)."""
+
+    trial_id: str
+    config: dict[str, Any]
+    state: bytes | None = None
+    attempt: int = 0
+    #: What each rank raised in this attempt (a lane of several workers).
+    errors: dict[int, str] = dataclasses.field(default_factory=dict)
+    submitted_at: float = dataclasses.field(default_factory=time.time)
+
+
+class TrialBroker:
+    """The meeting point of a sweep's Tune trials and its lanes (run as an async Ray actor).
+
+    Every method returns at once except ``next_assignment`` (a lane waits for work) and
+    ``events`` (a trial waits for its lane's next report).
+    """
+
+    def __init__(self, lanes: int, max_failures: int) -> None:
+        self._max_failures = max_failures
+        self._pending: collections.deque[Assignment] = collections.deque()
+        self._submitted: dict[str, Assignment] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        self._ended: set[str] = set()
+        self._cancelled: set[str] = set()
+        self._running: dict[int, Assignment] = {}
+        self._lanes_alive = set(range(lanes))
+        self._lost_reason: str | None = None
+        self._closed = False
+        self._changed: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:  # made on the actor's event loop, at first use
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    async def _notify(self) -> None:
+        async with self._condition():
+            self._condition().notify_all()
+
+    async def _wait_until(self, ready) -> None:
+        async with self._condition():
+            await self._condition().wait_for(ready)
+
+    # The Tune trial's side.
+    async def submit(self, trial_id: str, config: dict[str, Any], state: bytes | None) -> None:
+        """Queue ``trial_id`` for the next free lane (again, if its trial process restarted)."""
+        assignment = Assignment(trial_id, config, state)
+        self._submitted[trial_id] = assignment
+        self._events[trial_id] = []
+        self._ended.discard(trial_id)
+        if self._lost_reason is not None:
+            self._end(trial_id, _failure(f"no Train workers left: {self._lost_reason}", 0.0))
+        else:
+            self._pending.append(assignment)
+        await self._notify()
+
+    async def events(self, trial_id: str, since: int) -> list[dict[str, Any]] | None:
+        """The trial's reports after the first ``since``; ``None`` once it is cancelled."""
+        await self._wait_until(
+            lambda: len(self._events.get(trial_id, ())) > since or trial_id in self._cancelled
+        )
+        if trial_id in self._cancelled:
+            return None
+        events = self._events[trial_id]
+        for index in range(since):  # handed to Tune already: free their checkpoints
+            events[index] = {**events[index], "state": None}
+        return events[since:]
+
+    async def cancel(self, trial_id: str) -> None:
+        """Tune is done with ``trial_id``: drop it from the queue, or stop it on its lane."""
+        if trial_id in self._submitted and trial_id not in self._ended:
+            self._cancelled.add(trial_id)
+            self._ended.add(trial_id)
+            self._pending = collections.deque(
+                item for item in self._pending if item.trial_id != trial_id
+            )
+            await self._notify()
+
+    # The lanes' side.
+    async def next_assignment(self, lane: int) -> Assignment | None:
+        """The next queued trial for ``lane``; ``None`` when the sweep is over."""
+        await self._wait_until(lambda: self._pending or self._closed)
+        if self._closed:
+            return None
+        assignment = self._pending.popleft()
+        self._running[lane] = assignment
+        return dataclasses.replace(assignment)  # what the lane holds, as Ray would copy it
+
+    async def report(
+        self, lane: int, trial_id: str, metrics: dict[str, Any], state: bytes | None
+    ) -> bool:
+        """Pass one report on to the trial; True when the lane should drop the trial."""
+        if trial_id in self._ended:
+            self._running.pop(lane, None)
+            return True
+        assignment = self._submitted[trial_id]
+        if state is not None:
+            assignment.state = state
+        if metrics.get("is_final"):
+            self._running.pop(lane, None)
+            self._end(trial_id, {"metrics": metrics, "state": state})
+        else:
+            self._events[trial_id].append({"metrics": metrics, "state": state})
+        await self._notify()
+        return False
+
+    async def fail(self, lane: int, trial_id: str, error: str, wall_time_s: float) -> None:
+        """The trial raised on ``lane``: it ends as failed, with its reason."""
+        self._running.pop(lane, None)
+        if trial_id not in self._ended:
+            self._end(trial_id, _failure(error, wall_time_s))
+        await self._notify()
+
+    async def note_failure(self, trial_id: str, rank: int, reason: str) -> None:
+        """Rank ``rank`` of a several-worker lane raised ``reason`` in ``trial_id``."""
+        if trial_id in self._submitted:
+            self._submitted[trial_id].errors.setdefault(rank, reason)
+
+    async def lane_started(self, lane: int) -> None:
+        """``lane``'s workers (re)started: a trial they were running died with them."""
+        assignment = self._running.pop(lane, None)
+        if assignment is None or assignment.trial_id in self._ended:
+            return
+        assignment.attempt += 1
+        if assignment.attempt > self._max_failures:
+            wall_time_s = time.time() - assignment.submitted_at
+            self._end(assignment.trial_id, _failure(_why_it_died(assignment), wall_time_s))
+        else:
+            assignment.errors = {}
+            self._pending.appendleft(assignment)  # from its last checkpoint
+        await self._notify()
+
+    async def lane_lost(self, lane: int, reason: str) -> None:
+        """``lane`` is gone for good; with no lane left, every waiting trial fails."""
+        self._lanes_alive.discard(lane)
+        assignment = self._running.pop(lane, None)
+        if assignment is not None and assignment.trial_id not in self._ended:
+            self._end(assignment.trial_id, _failure(reason, 0.0))
+        if not self._lanes_alive:
+            self._lost_reason = reason
+            while self._pending:
+                self._end(self._pending.popleft().trial_id, _failure(reason, 0.0))
+        await self._notify()
+
+    async def close(self) -> None:
+        """The sweep is over: every lane's loop returns."""
+        self._closed = True
+        await self._notify()
+
+    def _end(self, trial_id: str, final_event: dict[str, Any]) -> None:
+        self._ended.add(trial_id)
+        self._events.setdefault(trial_id, []).append(final_event)
+
+
+def _why_it_died(assignment: Assignment) -> str:
+    """The lowest rank's error, as a failed Ray Train job names it; else the restarts."""
+    if assignment.errors:
+        rank = min(assignment.errors)
+        return f"worker {rank}: {assignment.errors[rank]}"
+    return f"its Train workers died {assignment.attempt} times"
+
+
+def _failure(error: str, wall_time_s: float) -> dict[str, Any]:
+    metrics = {
+        "is_final": True,
+        "status": STATUS_FAILED,
+        "error": error,
+        "job_wall_time_s": wall_time_s,
+    }
+    return {"metrics": metrics, "state": None}
+
+
+class PooledRuntime:
+    """A lane worker's runtime for one trial: reports go to the broker, not to Ray Train.
+
+    Rank 0 talks to the broker; when it learns that Tune stopped the trial, every rank
+    hears it (a broadcast), so all ranks leave the trial at the same epoch.
+    """
+
+    def __init__(self, worker: RayTrainRuntime, broker: Any, lane: int, assignment: Assignment):
+        self.rank = worker.rank
+        self.world_size = worker.world_size
+        self.device = worker.device
+        self.node_id = worker.node_id
+        self._worker = worker
+        self._broker = broker
+        self._lane = lane
+        self._assignment = assignment
+
+    def prepare_model(self, model):
+        return self._worker.prepare_model(model)
+
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+        import ray
+
+        stop = False
+        if self.rank == 0:
+            data = None if state is None else state_bytes(state)
+            stop = ray.get(
+                self._broker.report.remote(self._lane, self._assignment.trial_id, metrics, data)
+            )
+        if not metrics.get("is_final") and _from_rank_zero(stop, self.world_size):
+            raise TrialCancelled(self._assignment.trial_id)
+
+    def restored_state(self) -> dict[str, Any] | None:
+        state = self._assignment.state
+        return None if state is None else state_from_bytes(state)
+
+    def flush_reports(self) -> None:
+        """Each report returns once the broker holds it: nothing is in flight."""
+
+
+def _from_rank_zero(value: Any, world_size: int) -> Any:
+    """Rank 0's ``value`` on every rank (a broadcast; nothing to do for one worker)."""
+    if world_size == 1:
+        return value
+    import torch.distributed as dist
+
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
+def serve_trials(lane_config: dict[str, Any]) -> None:
+    """What each worker of a lane runs (Ray Train's ``train_loop_per_worker``): trial after
+    trial from the broker, until the sweep closes it.
+
+    A trial that raises on a one-worker lane ends as failed at once (as an inline trial
+    does) and the lane goes on. On a lane of several workers the rank that raised notes its
+    reason and the lane's workers are restarted instead: the other ranks may be waiting in
+    a collective for it, or may have raised only because a peer died. The trial then runs
+    again from its last checkpoint, as a Ray Train job's would, up to ``max_failures``.
+    """
+    import ray
+
+    broker, lane = lane_config["broker"], lane_config["lane"]
+    worker = RayTrainRuntime()
+    if worker.rank == 0:
+        ray.get(broker.lane_started.remote(lane))
+    while True:
+        assignment = None
+        if worker.rank == 0:
+            assignment = ray.get(broker.next_assignment.remote(lane))
+        assignment = _from_rank_zero(assignment, worker.world_size)
+        if assignment is None:
+            return
+        started = time.perf_counter()
+        try:
+            run_trial(assignment.config, PooledRuntime(worker, broker, lane, assignment))
+        except TrialCancelled:
+            continue
+        except Exception as error:  # the trial's failure is its result, not the lane's
+            reason = describe_failure(error)
+            if worker.world_size > 1:
+                ray.get(broker.note_failure.remote(assignment.trial_id, worker.rank, reason))
+                raise
+            elapsed = time.perf_counter() - started
+            ray.get(broker.fail.remote(lane, assignment.trial_id, reason, elapsed))
+
+
+def run_lane(
+    broker: Any,
+    lane: int,
+    resources: WorkerResources,
+    storage_path: str,
+    max_restarts: int,
+) -> None:
+    """Run lane ``lane`` as one ``TorchTrainer`` job until the broker closes; tell the broker
+    if the job ends for good before that."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    trainer = TorchTrainer(
+        serve_trials,
+        train_loop_config={"broker": broker, "lane": lane},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=resources.workers,
+            use_gpu=resources.use_gpu,
+            resources_per_worker=resources.per_worker(),
+        ),
+        run_config=ray.train.RunConfig(
+            name=f"lane-{lane}",
+            storage_path=storage_path,
+            failure_config=ray.train.FailureConfig(max_failures=max_restarts),
+        ),
+    )
+    try:
+        trainer.fit()
+    except Exception as error:  # whatever ended the job, its waiting trials must hear
+        ray.get(broker.lane_lost.remote(lane, f"lane {lane} ended: {describe_failure(error)}"))
+
+
+@dataclasses.dataclass
+class TrainPool:
+    """A sweep's broker and its running lanes (driver side)."""
+
+    broker: Any
+    lane_jobs: list[Any]
+
+    @classmethod
+    def start(
+        cls,
+        lanes: int,
+        resources: WorkerResources,
+        storage_path: str | Path,
+        max_failures: int,
+        trials: int,
+    ) -> TrainPool:
+        """Start ``lanes`` lanes; each may restart its workers once per trial and failure."""
+        import ray
+
+        broker = ray.remote(num_cpus=0, max_concurrency=1000)(TrialBroker).remote(
+            lanes, max_failures
+        )
+        launch = ray.remote(num_cpus=0, memory=LANE_DRIVER_MEMORY_BYTES, max_retries=0)(run_lane)
+        restarts = (max_failures + 1) * max(trials, 1)
+        jobs = [
+            launch.remote(broker, lane, resources, str(storage_path), restarts)
+            for lane in range(lanes)
+        ]
+        return cls(broker, jobs)
+
+    def close(self, timeout_s: float = 120.0) -> None:
+        """Let every lane finish its loop and its job; lanes that do not are cancelled."""
+        import ray
+
+        ray.get(self.broker.close.remote())
+        _, stuck = ray.wait(self.lane_jobs, num_returns=len(self.lane_jobs), timeout=timeout_s)
+        for job in stuck:
+            ray.cancel(job, force=True)
+        ray.kill(self.broker)

@@ -1,0 +1,60 @@
+"""``resources.execution: pooled``: every trial runs on a warm Ray Train job (a lane).
+
+One real sweep: two trials of two DDP workers each, run one after the other by the same
+lane (a ``TorchTrainer`` started once). A worker of each trial dies at its third epoch:
+Ray Train restarts the lane's workers, and the trial goes on from its last checkpoint,
+every epoch reported once. How the broker hands trials out is tested in
+``tests/train/test_pool.py``; a pooled sweep killed and resumed in
+``tests/faults/test_driver_killed.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from benchmark.results.parquet import read_table
+from benchmark.sweep.run import start_sweep
+
+SWEEP = """
+name: pooled
+architectures: [mlp]
+datasets: [digits]
+search: {algorithm: random, trials_per_cell: 2, max_concurrent: 1, seed: 3}
+space:
+  lr: {type: loguniform, low: 1.0e-3, high: 1.0e-2}
+fixed: {epochs: 3, batch_size: 64, measure_inference: false, crash_at_epoch: 3, crash_rank: 1}
+resources: {execution: pooled, workers: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(local_ray, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pooled")
+    (root / "pooled.yaml").write_text(SWEEP)
+    return start_sweep(
+        root / "pooled.yaml", results_dir=root / "results", console=Console(quiet=True), quiet=True
+    )
+
+
+def test_pooled_trials_complete_on_two_ddp_workers(sweep):
+    assert sweep.directory.state()["state"] == "finished"
+    assert [r["status"] for r in sweep.records] == ["completed", "completed"]
+    for record in sweep.records:
+        metrics = record["metrics"]
+        assert metrics["num_workers"] == 2
+        assert metrics["ranks_in_sync"] is True
+        assert metrics["test_accuracy"] > 0.5
+
+
+def test_a_dead_worker_costs_its_trial_one_restart_from_the_last_checkpoint(sweep):
+    for record in sweep.records:
+        assert record["metrics"]["resumed_from_epoch"] == 2
+        assert [epoch["epoch"] for epoch in record["history"]] == [1, 2, 3]
+    epochs = read_table(sweep.directory.path, "epochs").to_pandas()
+    assert sorted(epochs.groupby("trial_id")["epoch"].apply(list).map(sorted)) == [[1, 2, 3]] * 2
+
+
+def test_every_trial_ran_on_the_one_lane_the_sweep_started(sweep):
+    # One Ray Train run for the whole sweep, not one per trial.
+    assert sorted(path.name for path in sweep.directory.train_dir.iterdir()) == ["lane-0"]

@@ -1,0 +1,152 @@
+"""The pool's ``TrialBroker``: how trials reach lanes, and what a trial hears when its lane
+stops it, fails it or dies.
+
+The broker is exercised here as the plain class it is inside its Ray actor, on an asyncio
+loop, with the lanes' and trials' calls made in the order the pool makes them. Sweeps that
+run on real lanes are in ``tests/sweep/test_pooled_execution.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import torch
+
+from benchmark.train.pool import TrialBroker
+from benchmark.train.runtime import state_bytes, state_from_bytes
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_trials_reach_free_lanes_in_the_order_they_were_submitted():
+    async def scenario():
+        broker = TrialBroker(lanes=2, max_failures=1)
+        for trial in ("a", "b", "c"):
+            await broker.submit(trial, {"seed": trial}, None)
+        first = await broker.next_assignment(0)
+        second = await broker.next_assignment(1)
+        return first, second
+
+    first, second = run(scenario())
+    assert (first.trial_id, first.config) == ("a", {"seed": "a"})
+    assert second.trial_id == "b"
+
+
+def test_a_trial_hears_each_report_once_and_its_checkpoints_travel_as_bytes():
+    state = {"epoch": 1, "model": {"w": torch.arange(3.0)}}
+
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        await broker.submit("a", {}, None)
+        await broker.next_assignment(0)
+        keep_going = await broker.report(0, "a", {"epoch": 1}, state_bytes(state))
+        first = await broker.events("a", 0)
+        await broker.report(0, "a", {"is_final": True, "status": "completed"}, None)
+        rest = await broker.events("a", 1)
+        return keep_going, first, rest
+
+    keep_going, first, rest = run(scenario())
+    assert keep_going is False
+    assert [event["metrics"] for event in first] == [{"epoch": 1}]
+    assert torch.equal(state_from_bytes(first[0]["state"])["model"]["w"], torch.arange(3.0))
+    assert [event["metrics"]["status"] for event in rest] == ["completed"]
+
+
+def test_a_trial_waits_until_its_lane_reports():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        await broker.submit("a", {}, None)
+        waiting = asyncio.ensure_future(broker.events("a", 0))
+        await asyncio.sleep(0)  # one turn of the loop: the trial is now waiting
+        assert not waiting.done()
+        await broker.next_assignment(0)
+        await broker.report(0, "a", {"epoch": 1}, None)
+        return await asyncio.wait_for(waiting, timeout=5)
+
+    assert [event["metrics"] for event in run(scenario())] == [{"epoch": 1}]
+
+
+def test_a_cancelled_trial_leaves_the_queue_or_its_lane_and_its_waiter_returns():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        for trial in ("running", "queued", "next"):
+            await broker.submit(trial, {}, None)
+        await broker.next_assignment(0)
+        await broker.cancel("running")
+        await broker.cancel("queued")
+        stop = await broker.report(0, "running", {"epoch": 2}, None)
+        waiter = await broker.events("running", 0)
+        following = await broker.next_assignment(0)
+        return stop, waiter, following
+
+    stop, waiter, following = run(scenario())
+    assert stop is True  # the lane drops the trial at this report
+    assert waiter is None
+    assert following.trial_id == "next"  # the cancelled queued trial was skipped
+
+
+def test_a_trial_that_raises_on_its_lane_ends_failed_with_its_reason():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        await broker.submit("a", {}, None)
+        await broker.next_assignment(0)
+        await broker.fail(0, "a", "ModelConfigError: too deep", 0.5)
+        return await broker.events("a", 0)
+
+    [final] = run(scenario())
+    assert final["metrics"] == {
+        "is_final": True, "status": "failed", "error": "ModelConfigError: too deep",
+        "job_wall_time_s": 0.5,
+    }  # fmt: skip
+
+
+def test_a_trial_whose_lane_died_runs_again_from_its_last_checkpoint_then_fails():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        await broker.submit("a", {}, None)
+        await broker.lane_started(0)  # the lane's first start: nothing to take back
+        await broker.next_assignment(0)
+        await broker.report(0, "a", {"epoch": 1}, b"epoch-1")
+        await broker.lane_started(0)  # the workers died and Ray Train restarted them
+        again = await broker.next_assignment(0)
+        await broker.lane_started(0)  # and died once more: past max_failures
+        return again, await broker.events("a", 1)
+
+    again, [final] = run(scenario())
+    assert (again.trial_id, again.state, again.attempt) == ("a", b"epoch-1", 1)
+    assert final["metrics"]["status"] == "failed"
+    assert final["metrics"]["error"] == "its Train workers died 2 times"
+
+
+def test_when_every_lane_is_lost_waiting_and_later_trials_fail_with_the_reason():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        await broker.submit("queued", {}, None)
+        await broker.lane_lost(0, "lane 0 ended: worker group could not start")
+        await broker.submit("later", {}, None)
+        return await broker.events("queued", 0), await broker.events("later", 0)
+
+    queued, later = run(scenario())
+    assert queued[0]["metrics"]["error"] == "lane 0 ended: worker group could not start"
+    assert later[0]["metrics"]["error"] == (
+        "no Train workers left: lane 0 ended: worker group could not start"
+    )
+
+
+def test_closing_the_pool_ends_every_lane_loop():
+    async def scenario():
+        broker = TrialBroker(lanes=2, max_failures=1)
+        waiting = [asyncio.ensure_future(broker.next_assignment(lane)) for lane in (0, 1)]
+        await asyncio.sleep(0)  # one turn of the loop: both lanes are now waiting
+        await broker.close()
+        return await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+
+    assert run(scenario()) == [None, None]
+
+
+def test_a_state_round_trips_through_bytes_without_pickled_code():
+    state = {"epoch": 3, "history": [{"epoch": 1, "lr": 0.1}], "w": torch.ones(2)}
+    restored = state_from_bytes(state_bytes(state))
+    assert restored["history"] == state["history"] and torch.equal(restored["w"], state["w"])
