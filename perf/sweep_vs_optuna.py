@@ -7,11 +7,12 @@ same seed on every side. The baseline is what a competent user writes without th
 platform: ``optuna.create_study`` and an objective that calls a training function in the
 same process; to compare orchestration and nothing else, that function is the platform's
 own loop (``run_locally``), so both sides train identically. The platform runs the same
-trials one at a time on the whole device (all CPUs, or the GPU), as Ray Train jobs
-(``execution: train``) and inline (``execution: inline``). On a CPU the Ray Train side runs
-8 of the 24 trials (each costs some 20 s of start-up there), against an Optuna run of 8.
-``--size tiny`` leaves out the Ray Train side. ``perf/slots_busy.py`` runs the same sides
-with several trials at once.
+trials one at a time on the whole device (all CPUs, or the GPU): on a warm Train lane
+(``execution: pooled``, the default), as Ray Train jobs of their own (``execution:
+train``) and inline (``execution: inline``). On a CPU the one-job-per-trial side runs 8 of
+the 24 trials (each costs some 20 s of start-up there), against an Optuna run of 8.
+``--size tiny`` runs the default side only. ``perf/slots_busy.py`` runs the same sides with
+several trials at once.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def main() -> None:
         side_main(arguments)
         return
     trials = SIZES[(arguments.size, arguments.device)]
-    executions = ["inline"] if arguments.size == "tiny" else ["train", "inline"]
+    executions = ["pooled"] if arguments.size == "tiny" else ["pooled", "train", "inline"]
     figures = run_sides(arguments, slots=1, sides=sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:

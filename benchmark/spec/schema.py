@@ -234,13 +234,13 @@ class Scheduler(_Strict):
 class Resources(_Strict):
     """What one trial asks of the cluster: Ray Train workers (DDP ranks) and their share.
 
-    ``execution: train`` (the default) runs every trial as a Ray Train job. ``inline``
-    runs the same training loop inside the Tune trial's own process, one worker, with no
-    Train job to start: seconds instead of tens of seconds of fixed cost per trial, for
-    small models and quick checks; a dead worker is then not restarted from its checkpoint.
-    ``pooled`` keeps every trial a Ray Train job's work but starts the jobs once: one
-    ``TorchTrainer`` per trial running at once, each running trial after trial
-    (``benchmark.train.pool``), with the same DDP, checkpoints and restarts.
+    ``execution`` says how a trial's Ray Train work is started. ``pooled`` (the default)
+    starts one ``TorchTrainer`` per trial that runs at once and keeps it for the sweep: each
+    runs trial after trial (``benchmark.train.pool``) with the same per-worker loop, DDP,
+    checkpoints and worker restarts, at under a second of fixed cost per trial instead of
+    tens of seconds. ``train`` starts a ``TorchTrainer`` of its own for every trial. ``inline``
+    runs the loop inside the Tune trial's own process, one worker and no Ray Train; a dead
+    worker is then not restarted from its checkpoint.
 
     ``memory_per_worker_gb`` is reserved from Ray for each worker (so trials are not packed
     onto a node beyond its memory) and is the most each worker's trial may allocate: past
@@ -251,13 +251,14 @@ class Resources(_Strict):
     cpus_per_worker: float = Field(1.0, gt=0)
     gpus_per_worker: float = Field(0.0, ge=0)
     memory_per_worker_gb: float | None = Field(None, gt=0)
-    execution: Literal["train", "inline", "pooled"] = "train"
+    execution: Literal["pooled", "train", "inline"] = "pooled"
 
     @model_validator(mode="after")
     def _inline_is_one_worker(self) -> Resources:
         if self.execution == "inline" and self.workers != 1:
             raise KeyedValueError(
-                ("workers",), "inline execution runs one worker; set workers: 1 or execution: train"
+                ("workers",),
+                "inline execution runs one worker; set workers: 1 or execution: pooled",
             )
         return self
 

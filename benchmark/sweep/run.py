@@ -3,9 +3,10 @@
 One Tune experiment runs every trial of every cell: ``CellSearcher`` gives each cell its
 own Optuna study and budget, ``CellScheduler`` its own early-stopping rule, and as many
 trials run at once as the cluster can hold (capped by ``search.max_concurrent``). Each
-trial is a light Tune driver around a Ray Train job (``trainable``); its record is written
-by ``TrialRecorder`` the moment it finishes, so an interrupted sweep loses no finished work
-and ``resume_sweep`` continues the same experiment with the same sweep id.
+trial is a light Tune driver around Ray Train work (``trainable``): by default one of the
+sweep's warm Train lanes, started here (``TrainPool``) and closed when Tune is done. Its
+record is written by ``TrialRecorder`` the moment it finishes, so an interrupted sweep loses
+no finished work and ``resume_sweep`` continues the same experiment with the same sweep id.
 """
 
 from __future__ import annotations

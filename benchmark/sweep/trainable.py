@@ -1,15 +1,16 @@
-"""The body of one Tune trial: build its config, run it as a Ray Train job, report the end.
+"""The body of one Tune trial: build its config, have it trained, report the end.
 
-Each Tune trial is a light driver (it asks Tune for no CPU of its own); the work runs in the
-``TorchTrainer`` it launches, whose workers' reports reach Tune through
-``TuneReportCallback``. The Train run is named after the Tune trial, so a trial restarted
-by ``bench resume`` continues from its own last checkpoint, and a trial that had already
+Each Tune trial is a light driver (it asks Tune for no CPU of its own). With
+``resources.execution: pooled`` (the default) it hands its config to one of the sweep's
+warm Train lanes and relays the lane's reports (``benchmark.sweep.pooled``). With ``train``
+the work runs in a ``TorchTrainer`` of its own, whose workers' reports reach Tune through
+``TuneReportCallback``; the Train run is named after the Tune trial, so a trial restarted by
+``bench resume`` continues from its own last checkpoint. With ``inline`` the training loop
+runs in the trial's own process (``run_inline_trial``). Either way a trial that had already
 finished (its record is on disk, but the sweep was killed before Tune saved that) is not
-run again: its recorded result is handed back to Tune instead. A job that fails for good is
-reported once more from here, as a final ``failed`` result with its reason, so that the
-sweep records it and goes on. With ``resources.execution: inline`` the training loop runs
-in the trial's own process instead (``run_inline_trial``); with ``pooled`` it runs on one of
-the sweep's warm Train lanes (``benchmark.sweep.pooled``).
+run again: its recorded result is handed back to Tune instead; and a trial that fails for
+good is reported as a final ``failed`` result with its reason, so that the sweep records
+it and goes on.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def run_sweep_trial(
     resources: WorkerResources,
     directory: SweepDirectory,
     max_failures: int,
-    execution: str = "train",
+    execution: str = "pooled",
     broker: Any = None,
 ) -> None:
     """Tune's function trainable for every trial of a sweep (see ``search.CellSearcher``)."""

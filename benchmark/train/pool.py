@@ -1,7 +1,8 @@
 """Ray Train worker groups that outlive a trial: each runs trial after trial, kept warm.
 
 Starting a Ray Train job's worker group costs tens of seconds per trial here, far more than
-the studies' small networks take to train. With ``resources.execution: pooled`` a sweep
+the studies' small networks take to train. With ``resources.execution: pooled`` (the
+default) a sweep
 starts one ``TorchTrainer`` per trial it runs at once (a *lane*, sized like one trial: its
 workers, CPUs and GPUs) and keeps it for the whole sweep. Every lane worker runs
 ``serve_trials``: it takes the next trial from the sweep's ``TrialBroker``, runs the same
@@ -62,6 +63,7 @@ class TrialBroker:
         self._pending: collections.deque[Assignment] = collections.deque()
         self._submitted: dict[str, Assignment] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
+        self._taken: dict[str, int] = {}  # how many of its reports each trial handed to Tune
         self._ended: set[str] = set()
         self._cancelled: set[str] = set()
         self._running: dict[int, Assignment] = {}
@@ -89,6 +91,7 @@ class TrialBroker:
         assignment = Assignment(trial_id, config, state)
         self._submitted[trial_id] = assignment
         self._events[trial_id] = []
+        self._taken[trial_id] = 0
         self._ended.discard(trial_id)
         if self._lost_reason is not None:
             self._end(trial_id, _failure(f"no Train workers left: {self._lost_reason}", 0.0))
@@ -97,7 +100,13 @@ class TrialBroker:
         await self._notify()
 
     async def events(self, trial_id: str, since: int) -> list[dict[str, Any]] | None:
-        """The trial's reports after the first ``since``; ``None`` once it is cancelled."""
+        """The trial's reports after the first ``since``; ``None`` once it is cancelled.
+
+        Asking from ``since`` says that Tune has taken the first ``since`` reports and wants
+        the next one: that lets the lane go on (see ``report``).
+        """
+        self._taken[trial_id] = max(self._taken.get(trial_id, 0), since)
+        await self._notify()
         await self._wait_until(
             lambda: len(self._events.get(trial_id, ())) > since or trial_id in self._cancelled
         )
@@ -131,7 +140,12 @@ class TrialBroker:
     async def report(
         self, lane: int, trial_id: str, metrics: dict[str, Any], state: bytes | None
     ) -> bool:
-        """Pass one report on to the trial; True when the lane should drop the trial."""
+        """Pass one report on to the trial; True when the lane should drop the trial.
+
+        An epoch's report returns once Tune has taken it and asked for the next (as a
+        report from a trial's own process does), or has stopped the trial: a scheduler's
+        decision at an epoch is made before the lane trains another.
+        """
         if trial_id in self._ended:
             self._running.pop(lane, None)
             return True
@@ -141,9 +155,18 @@ class TrialBroker:
         if metrics.get("is_final"):
             self._running.pop(lane, None)
             self._end(trial_id, {"metrics": metrics, "state": state})
-        else:
-            self._events[trial_id].append({"metrics": metrics, "state": state})
+            await self._notify()
+            return False
+        events = self._events[trial_id]
+        events.append({"metrics": metrics, "state": state})
         await self._notify()
+        count = len(events)
+        await self._wait_until(
+            lambda: self._taken.get(trial_id, 0) >= count or trial_id in self._ended
+        )
+        if trial_id in self._ended:
+            self._running.pop(lane, None)
+            return True
         return False
 
     async def fail(self, lane: int, trial_id: str, error: str, wall_time_s: float) -> None:
@@ -185,8 +208,13 @@ class TrialBroker:
         await self._notify()
 
     async def close(self) -> None:
-        """The sweep is over: every lane's loop returns."""
+        """The sweep is over: trials still running stop at their next report, and every
+        lane's loop returns."""
         self._closed = True
+        for trial_id in set(self._submitted) - self._ended:
+            self._cancelled.add(trial_id)
+            self._ended.add(trial_id)
+        self._pending.clear()
         await self._notify()
 
     def _end(self, trial_id: str, final_event: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """`bench submit --address` sends a whole sweep to a running multi-node Ray cluster (a head
 and a worker node started by the test on 127.0.0.1, one CPU each) through the Ray Jobs API;
-its trials run on both nodes and its results land in the given storage path."""
+its trials (each a Ray Train job of its own, ``execution: train``) run on both nodes and its
+results land in the given storage path."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ search: {algorithm: random, trials_per_cell: 2, max_concurrent: 2}
 space:
   lr: {type: loguniform, low: 1.0e-3, high: 1.0e-2}
 fixed: {epochs: 1, batch_size: 64, measure_inference: false}
+resources: {execution: train}
 """
 
 

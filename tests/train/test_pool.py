@@ -41,17 +41,32 @@ def test_a_trial_hears_each_report_once_and_its_checkpoints_travel_as_bytes():
         broker = TrialBroker(lanes=1, max_failures=1)
         await broker.submit("a", {}, None)
         await broker.next_assignment(0)
-        keep_going = await broker.report(0, "a", {"epoch": 1}, state_bytes(state))
+        lane = asyncio.ensure_future(broker.report(0, "a", {"epoch": 1}, state_bytes(state)))
         first = await broker.events("a", 0)
+        following = asyncio.ensure_future(broker.events("a", 1))  # Tune took the first
+        keep_going = await asyncio.wait_for(lane, timeout=5)
         await broker.report(0, "a", {"is_final": True, "status": "completed"}, None)
-        rest = await broker.events("a", 1)
-        return keep_going, first, rest
+        return keep_going, first, await asyncio.wait_for(following, timeout=5)
 
     keep_going, first, rest = run(scenario())
     assert keep_going is False
     assert [event["metrics"] for event in first] == [{"epoch": 1}]
     assert torch.equal(state_from_bytes(first[0]["state"])["model"]["w"], torch.arange(3.0))
     assert [event["metrics"]["status"] for event in rest] == ["completed"]
+
+
+def test_a_lane_trains_no_further_epoch_until_tune_has_decided_on_the_last_one():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1)
+        await broker.submit("a", {}, None)
+        await broker.next_assignment(0)
+        lane = asyncio.ensure_future(broker.report(0, "a", {"epoch": 1}, None))
+        await broker.events("a", 0)  # Tune has the report, and is deciding
+        assert not lane.done()
+        await broker.cancel("a")  # ... to stop the trial (its scheduler's rung)
+        return await asyncio.wait_for(lane, timeout=5)
+
+    assert run(scenario()) is True
 
 
 def test_a_trial_waits_until_its_lane_reports():
@@ -62,8 +77,10 @@ def test_a_trial_waits_until_its_lane_reports():
         await asyncio.sleep(0)  # one turn of the loop: the trial is now waiting
         assert not waiting.done()
         await broker.next_assignment(0)
-        await broker.report(0, "a", {"epoch": 1}, None)
-        return await asyncio.wait_for(waiting, timeout=5)
+        lane = asyncio.ensure_future(broker.report(0, "a", {"epoch": 1}, None))
+        events = await asyncio.wait_for(waiting, timeout=5)
+        assert not lane.done()  # the lane waits for Tune to take the report
+        return events
 
     assert [event["metrics"] for event in run(scenario())] == [{"epoch": 1}]
 
@@ -108,7 +125,9 @@ def test_a_trial_whose_lane_died_runs_again_from_its_last_checkpoint_then_fails(
         await broker.submit("a", {}, None)
         await broker.lane_started(0)  # the lane's first start: nothing to take back
         await broker.next_assignment(0)
-        await broker.report(0, "a", {"epoch": 1}, b"epoch-1")
+        lane = asyncio.ensure_future(broker.report(0, "a", {"epoch": 1}, b"epoch-1"))
+        await broker.events("a", 0)
+        lane.cancel()  # the lane's process dies while it waits
         await broker.lane_started(0)  # the workers died and Ray Train restarted them
         again = await broker.next_assignment(0)
         await broker.lane_started(0)  # and died once more: past max_failures
