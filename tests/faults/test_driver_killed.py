@@ -1,9 +1,9 @@
 """A sweep whose driver is killed with SIGKILL mid-sweep resumes with the same sweep id,
 and its final results hold every trial exactly once, in Parquet and in MLflow.
 
-It runs once per execution: trials on warm Train lanes (the default), each trial a Ray
-Train job of its own (the trial in flight when the driver dies continues from its Train
-checkpoint), and inline trials. A Ray Train
+It runs once on warm Train lanes (the default: the trial in flight when the driver dies
+continues from the checkpoint Tune holds for it, as an inline trial's does) and once with
+each trial a Ray Train job of its own (it continues from its Train run's checkpoint). A Ray Train
 worker killed mid-trial (the driver alive) is ``tests/train/test_job.py``'s.
 """
 
@@ -59,7 +59,7 @@ def _wait_for(condition, process: subprocess.Popen, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("execution", ["pooled", "train", "inline"])
+@pytest.mark.parametrize("execution", ["pooled", "train"])
 def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, execution):
     sweep_file = tmp_path / "killed.yaml"
     sweep_file.write_text(SWEEP + f"resources: {{execution: {execution}}}\n")

@@ -3,8 +3,9 @@
 One sweep on real Ray whose cells each go wrong differently: a model too deep for its
 images (it raises when built), a model too big for the trial's memory cap (each worker
 may allocate ``resources.memory_per_worker_gb``), a learning rate that makes the loss
-NaN, beside a healthy cell. Trials run inline (in Tune's trial process), which reports a
-failure the way a Ray Train job does (``tests/train/test_job.py`` covers the job's side).
+NaN, beside a healthy cell. The sweep runs twice: on warm Train lanes (the default), where a
+lane must go on to the next trial after each fault, and inline (in Tune's trial process).
+``tests/train/test_job.py`` covers a Ray Train job of its own.
 """
 
 from __future__ import annotations
@@ -31,16 +32,20 @@ search: {algorithm: random, trials_per_cell: 1, max_concurrent: 2}
 space:
   batch_size: {type: choice, values: [64]}
 fixed: {epochs: 3, measure_inference: false}
-resources: {execution: inline, memory_per_worker_gb: 0.5}
+resources: {memory_per_worker_gb: 0.5}
 """
 
 
-@pytest.fixture(scope="module")
-def sweep(local_ray, tmp_path_factory):
+@pytest.fixture(scope="module", params=["pooled", "inline"])
+def sweep(request, local_ray, tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     (root / "faults.yaml").write_text(SWEEP)
     return start_sweep(
-        root / "faults.yaml", results_dir=root / "results", console=Console(quiet=True), quiet=True
+        root / "faults.yaml",
+        overrides=(f"resources.execution={request.param}",),
+        results_dir=root / "results",
+        console=Console(quiet=True),
+        quiet=True,
     )
 
 
