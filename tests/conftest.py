@@ -49,6 +49,29 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def run_sweep(local_ray, tmp_path_factory):
+    """Runs a sweep file's text as ``bench submit`` does, quietly, on the suite's embedded
+    Ray, in a new folder named after it (the file and its results); returns the outcome."""
+    from rich.console import Console
+
+    from benchmark.sweep.run import start_sweep
+
+    def run(text: str, name: str, overrides: tuple[str, ...] = ()):
+        root = tmp_path_factory.mktemp(name)
+        sweep_file = root / f"{name}.yaml"
+        sweep_file.write_text(text)
+        return start_sweep(
+            sweep_file,
+            overrides=overrides,
+            results_dir=root / "results",
+            console=Console(quiet=True),
+            quiet=True,
+        )
+
+    return run
+
+
 @dataclass
 class NotebookRun:
     """What an executed notebook printed (text) and how many PNG images it displayed."""

@@ -13,10 +13,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from rich.console import Console
 
 from benchmark.results.parquet import read_table
-from benchmark.sweep.run import start_sweep
 
 SWEEP = """
 name: faults
@@ -37,16 +35,8 @@ resources: {memory_per_worker_gb: 0.5}
 
 
 @pytest.fixture(scope="module", params=["pooled", "inline"])
-def sweep(request, local_ray, tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    (root / "faults.yaml").write_text(SWEEP)
-    return start_sweep(
-        root / "faults.yaml",
-        overrides=(f"resources.execution={request.param}",),
-        results_dir=root / "results",
-        console=Console(quiet=True),
-        quiet=True,
-    )
+def sweep(request, run_sweep):
+    return run_sweep(SWEEP, "faults", overrides=(f"resources.execution={request.param}",))
 
 
 def _record(sweep, label: str) -> dict:

@@ -8,11 +8,9 @@ Failing inline trials are covered by ``tests/faults/test_trial_faults.py``.
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
 from benchmark.results.parquet import read_table
 from benchmark.spec import SweepFileError, parse_sweep
-from benchmark.sweep.run import start_sweep
 
 SWEEP = """
 name: inline
@@ -27,12 +25,8 @@ resources: {execution: inline}
 
 
 @pytest.fixture(scope="module")
-def sweep(local_ray, tmp_path_factory):
-    root = tmp_path_factory.mktemp("inline")
-    (root / "inline.yaml").write_text(SWEEP)
-    return start_sweep(
-        root / "inline.yaml", results_dir=root / "results", console=Console(quiet=True), quiet=True
-    )
+def sweep(run_sweep):
+    return run_sweep(SWEEP, "inline")
 
 
 def test_inline_trials_train_and_report_every_epoch(sweep):

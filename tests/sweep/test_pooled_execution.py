@@ -11,10 +11,8 @@ every epoch reported once. How the broker hands trials out is tested in
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
 from benchmark.results.parquet import read_table
-from benchmark.sweep.run import start_sweep
 
 SWEEP = """
 name: pooled
@@ -29,12 +27,8 @@ resources: {execution: pooled, workers: 2}
 
 
 @pytest.fixture(scope="module")
-def sweep(local_ray, tmp_path_factory):
-    root = tmp_path_factory.mktemp("pooled")
-    (root / "pooled.yaml").write_text(SWEEP)
-    return start_sweep(
-        root / "pooled.yaml", results_dir=root / "results", console=Console(quiet=True), quiet=True
-    )
+def sweep(run_sweep):
+    return run_sweep(SWEEP, "pooled")
 
 
 def test_pooled_trials_complete_on_two_ddp_workers(sweep):
