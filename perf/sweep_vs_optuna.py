@@ -11,7 +11,7 @@ trials one at a time on the whole device (all CPUs, or the GPU): on a warm Train
 (``execution: pooled``, the default), as Ray Train jobs of their own (``execution:
 train``) and inline (``execution: inline``). On a CPU the one-job-per-trial side runs 8 of
 the 24 trials (each costs some 20 s of start-up there), against an Optuna run of 8.
-``--size tiny`` runs the default side only. ``perf/slots_busy.py`` runs the same sides with
+``--size tiny`` runs the inline side only. ``perf/slots_busy.py`` runs the same sides with
 several trials at once.
 """
 
@@ -171,7 +171,7 @@ def main() -> None:
         side_main(arguments)
         return
     trials = SIZES[(arguments.size, arguments.device)]
-    executions = ["pooled"] if arguments.size == "tiny" else ["pooled", "train", "inline"]
+    executions = ["inline"] if arguments.size == "tiny" else ["pooled", "train", "inline"]
     figures = run_sides(arguments, slots=1, sides=sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:
