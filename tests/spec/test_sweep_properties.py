@@ -181,7 +181,7 @@ def valid_sweeps(draw) -> dict[str, Any]:
 @PROPERTIES
 @given(sweep=valid_sweeps())
 def test_a_valid_sweep_parses_and_plans_one_cell_per_architecture_and_dataset(sweep):
-    spec = parse_sweep(yaml.safe_dump(sweep), source=SOURCE)
+    spec = parse_sweep(dump_yaml(sweep), source=SOURCE)
     plan = plan_sweep(spec, source=SOURCE)
 
     assert len(plan.cells) == len(sweep["architectures"]) * len(sweep["datasets"])
@@ -197,7 +197,7 @@ def test_a_valid_sweep_parses_and_plans_one_cell_per_architecture_and_dataset(sw
 @given(sweep=valid_sweeps())
 def test_a_resolved_sweep_written_back_to_yaml_reads_as_the_same_sweep(sweep):
     """What a run stores (``sweep.yaml`` in its directory) is what resume reads back."""
-    spec = parse_sweep(yaml.safe_dump(sweep), source=SOURCE)
+    spec = parse_sweep(dump_yaml(sweep), source=SOURCE)
     stored = dump_yaml(spec.model_dump(mode="json", exclude_none=True))
 
     assert parse_sweep(stored, source=SOURCE) == spec
@@ -290,7 +290,7 @@ def test_a_range_whose_low_is_not_below_its_high_is_refused(sweep, data):
     sweep["space"]["lr"] = {"type": kind, "low": low, "high": high}
 
     with pytest.raises(SweepFileError, match=rf"^{SOURCE}: space\.lr: low \({low}"):
-        parse_sweep(yaml.safe_dump(sweep), source=SOURCE)
+        parse_sweep(dump_yaml(sweep), source=SOURCE)
 
 
 def test_a_sweep_file_never_builds_a_python_object():
@@ -298,3 +298,12 @@ def test_a_sweep_file_never_builds_a_python_object():
     with pytest.raises(SweepFileError, match=rf"^{SOURCE}: line 1: not valid YAML"):
         parse_sweep(text, source=SOURCE)
     assert load_yaml("lr: 1e-3") == {"lr": 1e-3}
+
+
+def test_a_name_that_reads_as_a_number_is_written_quoted_and_read_back_as_written():
+    """``0E0`` is a float to the sweep loader (YAML 1.2's rule); PyYAML's own dumper writes
+    it plain, the platform's quotes it."""
+    sweep = {"name": "0E0", "architectures": ["mlp"], "datasets": ["digits"]}
+    assert parse_sweep(dump_yaml(sweep), source=SOURCE).name == "0E0"
+    with pytest.raises(SweepFileError, match=r"name: must be a valid string \(got 0\.0\)"):
+        parse_sweep(yaml.safe_dump(sweep), source=SOURCE)
