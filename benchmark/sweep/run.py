@@ -133,15 +133,17 @@ def _run(
         discard_unrecorded(directory, tracker)
     directory.write_state("running", resumed=resume)
     pool = _start_pool(plan, directory, concurrency)
-    tuner, scheduler = _tuner(plan, directory, concurrency, resume, pool)
-    publisher = _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet, pool)
-    started = time.monotonic()
     try:
+        tuner, scheduler = _tuner(plan, directory, concurrency, resume, pool)
+        publisher = _attach_callbacks(
+            tuner, plan, directory, scheduler, tracker, console, quiet, pool
+        )
+        started = time.monotonic()
         # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
         with contextlib.suppress(KeyboardInterrupt):
             tuner.fit()
     finally:
-        if pool is not None:
+        if pool is not None:  # its lanes hold the cluster's CPUs and GPUs until closed
             pool.close()
     records = directory.records()
     budget = plan.spec.stop.time_budget_s

@@ -2,9 +2,9 @@
 
 Starting a Ray Train job's worker group costs tens of seconds per trial here, far more than
 the studies' small networks take to train. With ``resources.execution: pooled`` (the
-default) a sweep
-starts one ``TorchTrainer`` per trial it runs at once (a *lane*, sized like one trial: its
-workers, CPUs and GPUs) and keeps it for the whole sweep. Every lane worker runs
+default) a sweep starts one ``TorchTrainer`` per trial it runs at once (a *lane*, sized
+like one trial: its workers, CPUs and GPUs) and keeps it for the whole sweep. Every lane
+worker runs
 ``serve_trials``: it takes the next trial from the sweep's ``TrialBroker``, runs the same
 per-worker loop a one-trial job runs (``run_trial``, DDP included), and takes the next.
 
@@ -105,17 +105,19 @@ class TrialBroker:
         Asking from ``since`` says that Tune has taken the first ``since`` reports and wants
         the next one: that lets the lane go on (see ``report``).
         """
-        self._taken[trial_id] = max(self._taken.get(trial_id, 0), since)
-        await self._notify()
+        taken = self._taken.get(trial_id, 0)
+        if since > taken:
+            events = self._events[trial_id]
+            for index in range(taken, since):  # handed to Tune now: free their checkpoints
+                events[index] = {**events[index], "state": None}
+            self._taken[trial_id] = since
+            await self._notify()
         await self._wait_until(
             lambda: len(self._events.get(trial_id, ())) > since or trial_id in self._cancelled
         )
         if trial_id in self._cancelled:
             return None
-        events = self._events[trial_id]
-        for index in range(since):  # handed to Tune already: free their checkpoints
-            events[index] = {**events[index], "state": None}
-        return events[since:]
+        return self._events[trial_id][since:]
 
     async def cancel(self, trial_id: str) -> None:
         """Tune is done with ``trial_id``: drop it from the queue, or stop it on its lane."""
