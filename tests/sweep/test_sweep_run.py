@@ -31,7 +31,9 @@ search:
     - metric: train_time_s
   max_concurrent: 2
 space:
-  lr: {{type: choice, values: [{GOOD_LR}, {HOPELESS_LR}, {HIGH_LR}]}}
+  # The hopeless rate last: ASHA can stop a trial only against a trial of its cell that
+  # reached the rung before it, and two trials of one cell may start at the same moment.
+  lr: {{type: choice, values: [{GOOD_LR}, {HIGH_LR}, {HOPELESS_LR}]}}
 fixed:
   epochs: 2
   batch_size: 64
