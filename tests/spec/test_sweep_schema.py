@@ -330,6 +330,20 @@ INVALID_SWEEPS = [
         id="fractional-gpus-above-one",
     ),
     pytest.param(
+        MINIMAL + "resources: {execution: warm}\n",
+        [],
+        "resources.execution",
+        "must be 'pooled', 'train' or 'inline' (got 'warm')",
+        id="unknown-execution",
+    ),
+    pytest.param(
+        MINIMAL + "resources: {execution: inline, workers: 2}\n",
+        [],
+        "resources.workers",
+        "inline execution runs one worker; set workers: 1 or execution: pooled",
+        id="inline-with-several-workers",
+    ),
+    pytest.param(
         MINIMAL,
         ["search.trials_per_cell=zero"],
         "search.trials_per_cell",
