@@ -37,10 +37,42 @@ def make_parser(description: str) -> argparse.ArgumentParser:
         help="tiny: seconds, a smoke test of the script; full: the figures worth quoting",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--executions",
+        type=_executions,
+        default=None,
+        help="the platform's execution modes to run, comma-separated, of "
+        f"{','.join(EXECUTIONS)} (default: all at size full, inline at size tiny); "
+        "scripts that run no sweep ignore it",
+    )
     # How the parent runs one side in a child process (``run_side``); not for users.
     parser.add_argument("--side", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     return parser
+
+
+EXECUTIONS = ("pooled", "train", "inline")
+
+
+def executions(arguments: argparse.Namespace) -> list[str]:
+    """The execution modes a sweep script runs: ``--executions``, else its size's default.
+
+    At size tiny only ``inline`` runs by default: a smoke test must take seconds, and a
+    Ray Train side alone takes tens of them here to start.
+    """
+    if arguments.executions is not None:
+        return arguments.executions
+    return ["inline"] if arguments.size == "tiny" else list(EXECUTIONS)
+
+
+def _executions(text: str) -> list[str]:
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in EXECUTIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name one or more of {', '.join(EXECUTIONS)}, comma-separated"
+        )
+    return list(dict.fromkeys(chosen))
 
 
 def machine(device: str) -> dict[str, Any]:

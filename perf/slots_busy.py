@@ -39,7 +39,7 @@ def main() -> None:
         return
     slots = _slots(arguments.device)
     trials = SIZES[(arguments.size, arguments.device)]
-    executions = ["inline"] if arguments.size == "tiny" else ["pooled", "train", "inline"]
+    executions = harness.executions(arguments)
     figures = run_sides(arguments, slots=slots, sides=sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:

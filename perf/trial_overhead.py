@@ -10,7 +10,8 @@ same seeds and epochs):
   (a lane) that runs trial after trial;
 * platform, ``execution: inline``: the same sweep, each trial's loop in its Tune process;
 * baseline: a plain loop calling the platform's training function (``run_locally``) once
-  per trial in one process, what a script of one's own costs beyond its training.
+  per trial in one process, the dataset decoded once (``keep_datasets``, as a lane keeps
+  it), what a script of one's own costs beyond its training.
 
 The fixed cost per trial is measured after the first trial (which pays for Ray's and the
 imports' start): between two consecutive trials' ends, everything that was not training or
@@ -62,8 +63,10 @@ def _sweep_side(execution: str, device: str, size: str, result: Path) -> None:
 def _plain_side(device: str, size: str, result: Path) -> None:
     """One process, one call of the training function per trial: a user's own script."""
     settings = _config(size)
+    from benchmark.data import keep_datasets
+
     records = []
-    with tempfile.TemporaryDirectory(prefix="perf-overhead-") as folder:
+    with tempfile.TemporaryDirectory(prefix="perf-overhead-") as folder, keep_datasets():
         for trial in range(settings["trials"]):
             config = {
                 "architecture": "standard_cnn", "dataset": "digits", "data_dir": folder,
@@ -86,7 +89,7 @@ def main() -> None:
     plain, _ = harness.run_side(__file__, "plain", common)
     plain_times = sweep_timeline.trial_times(plain["records"])
     plain_fixed = sweep_timeline.steady_fixed_cost_s(plain_times)
-    sides = ["inline"] if arguments.size == "tiny" else ["train", "pooled", "inline"]
+    sides = harness.executions(arguments)
     rows, notes = [], []
     for execution in sides:
         figures, _ = harness.run_side(__file__, execution, common)

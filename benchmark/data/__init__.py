@@ -27,6 +27,7 @@ from benchmark.data.registry import (
     describe_datasets,
     fetch_dataset,
     get_dataset,
+    keep_datasets,
     list_datasets,
     register_dataset,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "describe_datasets",
     "fetch_dataset",
     "get_dataset",
+    "keep_datasets",
     "list_datasets",
     "make_loader",
     "offline_requested",

@@ -8,14 +8,17 @@ records what ``bench datasets`` lists without loading anything (shape, classes, 
 which files must be under the data directory, and how torchvision downloads them.
 
 ``get_dataset`` does what every dataset shares: option checking, making the files present
-(or the one-line error), and carving the validation split with a recorded seed.
+(or the one-line error), and carving the validation split with a recorded seed. Inside
+``keep_datasets`` it also hands back a dataset it loaded before instead of decoding it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import inspect
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,10 @@ class DatasetEntry:
 
 
 _REGISTRY: dict[str, DatasetEntry] = {}
+
+# The datasets ``keep_datasets`` keeps (None outside it), the most recently used last.
+_kept: OrderedDict[tuple, DatasetBundle] | None = None
+_kept_limit = 0
 
 
 def register_dataset(
@@ -164,6 +171,47 @@ def get_dataset(
     if not 0.0 < val_fraction < 1.0:
         raise DatasetError(f"{name}: val_fraction must be between 0 and 1; got {val_fraction}")
     root = Path(root)
+    key = (name, str(root.resolve()), repr(sorted(resolved.items())), val_fraction, split_seed)
+    if _kept is not None and key in _kept:
+        _kept.move_to_end(key)
+        return _kept[key]
+    bundle = _load(entry, root, resolved, offline, val_fraction, split_seed)
+    if _kept is not None:
+        _kept[key] = bundle
+        while len(_kept) > _kept_limit:
+            _kept.popitem(last=False)
+    return bundle
+
+
+@contextlib.contextmanager
+def keep_datasets(limit: int = 2) -> Iterator[None]:
+    """Within this block, ``get_dataset`` decodes each dataset once and then reuses it.
+
+    For a process that runs trial after trial (a sweep's warm lane): decoding CIFAR-10's
+    pickles alone takes one to three seconds, as long as a small model's whole trial on a
+    GPU. A bundle is never changed by the trials that read it (the loaders copy what they
+    batch), and the files under a sweep's data directory do not change while it runs. The
+    ``limit`` datasets used last are kept, so that a sweep over two datasets (one cell
+    each) keeps both; a third pushes out the one used longest ago.
+    """
+    global _kept, _kept_limit
+    outer = _kept, _kept_limit
+    _kept, _kept_limit = OrderedDict(), limit
+    try:
+        yield
+    finally:
+        _kept, _kept_limit = outer
+
+
+def _load(
+    entry: DatasetEntry,
+    root: Path,
+    resolved: dict[str, Any],
+    offline: bool,
+    val_fraction: float,
+    split_seed: int,
+) -> DatasetBundle:
+    name = entry.name
     if entry.missing_files is not None:
         if entry.download is None:
             raise TypeError(f"dataset {name!r} names files but has no way to download them")

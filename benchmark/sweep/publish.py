@@ -1,18 +1,24 @@
-"""Publishing a finished trial: MLflow first, then its Parquet rows, then its record.
+"""Publishing a finished trial: its Parquet rows and record at once, then its MLflow run.
 
-Order matters for "exactly once": the MLflow run id goes into the Parquet rows, and the
-record (``trials/<id>.json``) marks the trial as done for a resume. The Parquet rows and
-the record are the platform's own facts and are always written; MLflow is a view of them.
-A tracking server that is down costs the MLflow run only: the trial's record says so
-(``mlflow_run_id`` empty), and ``sync`` logs every such trial later, when the server is
-back, whether from the running sweep (after the next trial that logs fine, and once more at
-its end) or from ``bench sync-mlflow``. ``MlflowTracker.log_trial`` finds a trial's run by
-its tags, so a run half-written when the server went away is completed, never doubled.
+The Parquet rows and the record (``trials/<id>.json``, which marks the trial as done for a
+resume) are the platform's own facts: they are written the moment the trial finishes, on
+Tune's loop, in milliseconds. MLflow is a view of them: logging a run (metrics, params, the
+learning-curve and confusion-matrix images) takes about half a second, so a thread of its
+own does it, and Tune's loop goes on starting the next trial meanwhile. Once a run is
+logged, its id is written into the trial's rows and record.
+
+"Exactly once" holds whatever stops: a record without a run id (the server was down, or
+the driver died before the thread logged it) is logged by ``sync``, from the running sweep
+(after the next trial that logs fine, and once more at its end) or from ``bench
+sync-mlflow``; ``MlflowTracker.log_trial`` finds a trial's run by its tags, so a run
+half-written when the server or the driver went away is completed, never doubled.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +42,18 @@ class SyncOutcome:
 
 
 class TrialPublisher:
-    """Writes each finished trial of one sweep everywhere it belongs."""
+    """Writes each finished trial of one sweep everywhere it belongs.
+
+    ``publish`` returns once the trial's facts are on disk; its MLflow run is logged by the
+    publisher's thread. ``wait`` (or ``close``) returns once every run handed to the thread
+    is logged or has failed with a warning.
+    """
 
     def __init__(
         self,
         directory: SweepDirectory,
         cells: dict[str, Cell],
-        tracker: MlflowTracker | None = None,
+        tracker: MlflowTracker,
         log_models: bool = False,
         warn: Callable[[str], None] = print,
     ) -> None:
@@ -52,31 +63,79 @@ class TrialPublisher:
         self._log_models = log_models
         self._warn = warn
         self.unlogged: set[str] = set()
+        self._to_log: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._logger: threading.Thread | None = None
 
     def publish(self, record: dict[str, Any]) -> None:
-        """Write ``record``; a tracking failure is a warning, never a lost trial."""
-        self._write(record, strict=False)
-        if not record["mlflow_run_id"]:
-            self.unlogged.add(record["trial_id"])
-        elif self.unlogged and self._tracker is not None:
-            self.sync()  # the server answers again: log what it missed
+        """Write ``record``'s rows and record now; hand its MLflow run to the thread."""
+        self._write_facts(record, run_id=None)
+        if self._logger is None:
+            self._logger = threading.Thread(
+                target=self._log_in_turn, name="mlflow-logger", daemon=True
+            )
+            self._logger.start()
+        self._to_log.put(dict(record))
+
+    def wait(self) -> None:
+        """Return once every trial published so far is logged to MLflow or warned about."""
+        self._to_log.join()
+
+    def close(self) -> None:
+        """``wait``, then end the thread."""
+        if self._logger is not None:
+            self._to_log.put(None)
+            self._logger.join()
+            self._logger = None
 
     def sync(self, records: list[dict[str, Any]] | None = None) -> SyncOutcome:
         """Log to MLflow every recorded trial of the sweep that is not there yet.
 
-        ``records`` are the sweep's records when the caller has just read them (they are
-        updated in place); by default they are read here. Stops trying at the first failure
-        (the server is still away): each attempt costs MLflow's retries, and the remaining
-        trials are reported as missing with that reason.
+        Waits for the thread first, so that no trial is logged by both. ``records`` are
+        the sweep's records when the caller has just read them (they are updated in
+        place); by default they are read here.
+        """
+        self.wait()
+        return self._sync(self._directory.records() if records is None else records)
+
+    def _log_in_turn(self) -> None:
+        """The thread: log each published trial, in the order they finished."""
+        while (record := self._to_log.get()) is not None:
+            try:
+                self._log(record)
+            finally:
+                self._to_log.task_done()
+        self._to_log.task_done()
+
+    def _log(self, record: dict[str, Any]) -> None:
+        """Log one trial; a tracking failure is a warning, never a lost trial."""
+        try:
+            self._write(record)
+        except Exception as error:  # whatever the server says, the sweep goes on
+            self.unlogged.add(record["trial_id"])
+            self._warn(
+                f"trial {record['trial_id']}: not logged to MLflow ({_first_line(error)}); "
+                "it will be logged when the server answers again, or by "
+                f"`bench sync-mlflow {self._directory.sweep_id}`"
+            )
+            return
+        if self.unlogged:  # the server answers again: log what it missed
+            missed = (self._directory.read_record(trial) for trial in sorted(self.unlogged))
+            self._sync([record for record in missed if record is not None])
+
+    def _sync(self, records: list[dict[str, Any]]) -> SyncOutcome:
+        """Log each of ``records`` without a run id, stopping at the first failure.
+
+        Each attempt costs MLflow's retries, so after one fails (the server is still
+        away) the remaining trials are reported as missing with that reason.
         """
         outcome = SyncOutcome()
         reason = None
-        for record in self._directory.records() if records is None else records:
+        for record in records:
             if record.get("mlflow_run_id"):
                 continue
             if reason is None:
                 try:
-                    self._write(record, strict=True)
+                    self._write(record)
                     outcome.logged.append(record["trial_id"])
                     continue
                 except Exception as error:  # kept for the next sync
@@ -85,25 +144,24 @@ class TrialPublisher:
         self.unlogged = set(outcome.missing)
         return outcome
 
-    def _write(self, record: dict[str, Any], strict: bool) -> None:
-        cell = self._cells[record["cell"]]
-        config = trial_config(cell, record["params"], record["seed"])
-        run_id = None
-        if self._tracker is not None:
-            checkpoint = record["metrics"].get("checkpoint_path") if self._log_models else None
-            try:
-                run_id = self._tracker.log_trial(record, config, checkpoint_path=checkpoint)
-            except Exception as error:  # whatever the server says, the sweep goes on
-                if strict:
-                    raise
-                self._warn(
-                    f"trial {record['trial_id']}: not logged to MLflow ({_first_line(error)}); "
-                    "it will be logged when the server answers again, or by "
-                    f"`bench sync-mlflow {self._directory.sweep_id}`"
-                )
+    def _write(self, record: dict[str, Any]) -> None:
+        """Log ``record``'s MLflow run, then write its id into its rows and record."""
+        config = self._config(record)
+        checkpoint = record["metrics"].get("checkpoint_path") if self._log_models else None
+        run_id = self._tracker.log_trial(record, config, checkpoint_path=checkpoint)
+        self._write_facts(record, run_id, config)
+
+    def _write_facts(
+        self, record: dict[str, Any], run_id: str | None, config: dict[str, Any] | None = None
+    ) -> None:
+        """The trial's Parquet rows, then its record (which marks it done), each atomically."""
         record["mlflow_run_id"] = run_id
+        config = self._config(record) if config is None else config
         write_trial(self._directory.path, record["trial_id"], trial_tables(record, config, run_id))
         self._directory.write_record(record)
+
+    def _config(self, record: dict[str, Any]) -> dict[str, Any]:
+        return trial_config(self._cells[record["cell"]], record["params"], record["seed"])
 
 
 def discard_unrecorded(directory: SweepDirectory, tracker: MlflowTracker | None) -> list[str]:

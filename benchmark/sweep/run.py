@@ -145,6 +145,7 @@ def _run(
     finally:
         if pool is not None:  # its lanes hold the cluster's CPUs and GPUs until closed
             pool.close()
+    publisher.close()  # every finished trial's MLflow run logged, or warned about
     records = directory.records()
     budget = plan.spec.stop.time_budget_s
     out_of_time = budget is not None and time.monotonic() - started >= budget

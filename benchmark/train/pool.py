@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmark.data.registry import keep_datasets
 from benchmark.train.job import STATUS_FAILED, WorkerResources, describe_failure
 from benchmark.train.loop import run_trial
 from benchmark.train.runtime import RayTrainRuntime, state_bytes, state_from_bytes
@@ -309,25 +310,27 @@ def serve_trials(lane_config: dict[str, Any]) -> None:
     worker = RayTrainRuntime()
     if worker.rank == 0:
         ray.get(broker.lane_started.remote(lane))
-    while True:
-        assignment = None
-        if worker.rank == 0:
-            assignment = ray.get(broker.next_assignment.remote(lane))
-        assignment = _from_rank_zero(assignment, worker.world_size)
-        if assignment is None:
-            return
-        started = time.perf_counter()
-        try:
-            run_trial(assignment.config, PooledRuntime(worker, broker, lane, assignment))
-        except TrialCancelled:
-            continue
-        except Exception as error:  # the trial's failure is its result, not the lane's
-            reason = describe_failure(error)
-            if worker.world_size > 1:
-                ray.get(broker.note_failure.remote(assignment.trial_id, worker.rank, reason))
-                raise
-            elapsed = time.perf_counter() - started
-            ray.get(broker.fail.remote(lane, assignment.trial_id, reason, elapsed))
+    # Each dataset is decoded once per lane, not once per trial.
+    with keep_datasets():
+        while True:
+            assignment = None
+            if worker.rank == 0:
+                assignment = ray.get(broker.next_assignment.remote(lane))
+            assignment = _from_rank_zero(assignment, worker.world_size)
+            if assignment is None:
+                return
+            started = time.perf_counter()
+            try:
+                run_trial(assignment.config, PooledRuntime(worker, broker, lane, assignment))
+            except TrialCancelled:
+                continue
+            except Exception as error:  # the trial's failure is its result, not the lane's
+                reason = describe_failure(error)
+                if worker.world_size > 1:
+                    ray.get(broker.note_failure.remote(assignment.trial_id, worker.rank, reason))
+                    raise
+                elapsed = time.perf_counter() - started
+                ray.get(broker.fail.remote(lane, assignment.trial_id, reason, elapsed))
 
 
 def run_lane(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.data import dataset_defaults, describe_datasets, get_dataset, list_datasets
+from benchmark.data import (
+    dataset_defaults,
+    describe_datasets,
+    get_dataset,
+    keep_datasets,
+    list_datasets,
+)
 from benchmark.errors import DatasetError, UnknownDatasetError
 
 STUDY_DATASETS = {
@@ -77,6 +83,31 @@ def test_the_same_split_seed_carves_the_same_validation_images_and_another_seed_
     assert not np.array_equal(other.val.images.numpy(), digits_bundle.val.images.numpy())
     # The test split does not move with split_seed: every trial is scored on the same images.
     assert np.array_equal(other.test.images.numpy(), digits_bundle.test.images.numpy())
+
+
+def test_kept_datasets_are_decoded_once_per_arguments_and_only_inside_the_block(tmp_path):
+    with keep_datasets(limit=2):
+        first = get_dataset("digits", tmp_path)
+        assert get_dataset("digits", tmp_path) is first
+        other_split = get_dataset("digits", tmp_path, split_seed=1)
+        assert other_split is not first
+        assert get_dataset("digits", tmp_path, split_seed=1) is other_split
+        # A third dataset pushes out the one used longest ago (split seed 0).
+        third = get_dataset("digits", tmp_path, split_seed=2)
+        assert get_dataset("digits", tmp_path, split_seed=2) is third
+        assert get_dataset("digits", tmp_path, split_seed=1) is other_split
+        assert get_dataset("digits", tmp_path) is not first
+    # Outside the block nothing is kept: every call decodes again.
+    assert get_dataset("digits", tmp_path) is not get_dataset("digits", tmp_path)
+
+
+def test_a_kept_dataset_still_refuses_bad_arguments(tmp_path):
+    with keep_datasets():
+        get_dataset("digits", tmp_path)
+        with pytest.raises(DatasetError, match="val_fraction must be between 0 and 1"):
+            get_dataset("digits", tmp_path, val_fraction=1.0)
+        with pytest.raises(DatasetError, match="no_such_option"):
+            get_dataset("digits", tmp_path, no_such_option=1)
 
 
 def test_val_fraction_outside_zero_one_is_rejected():

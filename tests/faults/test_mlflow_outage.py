@@ -99,8 +99,9 @@ def test_a_tracking_server_that_stops_mid_sweep_costs_no_result(tmp_path, mlflow
 def test_trials_missed_while_the_server_was_away_are_logged_when_it_answers_again(
     tmp_path, mlflow_server, monkeypatch
 ):
-    """The publisher of a running sweep: a trial finishing while the server is down is
-    written to Parquet at once, and logged to MLflow after the next trial that logs fine."""
+    """The publisher of a running sweep: a trial's Parquet rows and record are written at
+    once; its MLflow run by the publisher's thread, or, while the server is down, after the
+    next trial that logs fine."""
     import datetime as dt
 
     from benchmark.results.tracking import MlflowTracker
@@ -132,15 +133,20 @@ def test_trials_missed_while_the_server_was_away_are_logged_when_it_answers_agai
         )  # fmt: skip
 
     publisher.publish(finished(0))
+    publisher.wait()
     mlflow_server.stop(kill=True)
     publisher.publish(finished(1))
+    # The facts are on disk when publish returns, before MLflow is even tried.
+    assert directory.read_record("trial1")["status"] == "completed"
+    trials = read_table(directory.path, "trials").to_pandas()
+    assert sorted(trials["trial_id"]) == ["trial0", "trial1"]
+    publisher.wait()
     assert publisher.unlogged == {"trial1"} and "bench sync-mlflow" in warnings[0]
     assert directory.read_record("trial1")["mlflow_run_id"] is None
-    trials = read_table(directory.path, "trials").to_pandas()
-    assert sorted(trials["trial_id"]) == ["trial0", "trial1"]  # Parquet has both already
 
     mlflow_server.start()
     publisher.publish(finished(2))
+    publisher.close()
     assert publisher.unlogged == set()
     runs = _trial_runs(MlflowClient(mlflow_server.uri))
     assert sorted(run.data.tags["trial_id"] for run in runs) == ["trial0", "trial1", "trial2"]

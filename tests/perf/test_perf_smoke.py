@@ -49,3 +49,19 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     assert machine["cpu"] and machine["cores"] >= 1 and machine["ram_gb"] > 0
     assert machine["torch"]
     assert "ratio" in finished.stdout and machine["cpu"] in finished.stdout
+
+
+@pytest.mark.parametrize("script", ["trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py"])
+def test_an_unknown_execution_mode_is_refused_before_anything_runs(script):
+    finished = subprocess.run(
+        [sys.executable, str(PERF / script), "--executions", "pooled,warm"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert finished.returncode == 2
+    assert "--executions: 'pooled,warm': name one or more of pooled, train, inline" in (
+        finished.stderr
+    )
+    assert "Traceback" not in finished.stderr
