@@ -12,7 +12,6 @@ accuracy of each side says whether the savings cost the search its best trial.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +47,9 @@ def _side(device: str, size: str, result: Path) -> None:
     """Both searches, one after the other, in one process (one Ray start for the two)."""
     figures = {}
     for scheduler in ("none", "asha"):
-        with tempfile.TemporaryDirectory(prefix="perf-asha-") as folder:
+        with harness.sweep_folder(f"asha-{scheduler}") as folder:
             sweep = _sweep(scheduler, device, size)
-            figures[scheduler] = sweep_timeline.run_sweep(sweep, Path(folder))
+            figures[scheduler] = sweep_timeline.run_sweep(sweep, folder)
     harness.write_json(result, figures)
 
 

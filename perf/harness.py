@@ -11,6 +11,7 @@ torch nor the platform, so that a measured process carries only what it imports 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +46,16 @@ def make_parser(description: str) -> argparse.ArgumentParser:
         f"{','.join(EXECUTIONS)} (default: all at size full, inline at size tiny); "
         "scripts that run no sweep ignore it",
     )
+    parser.add_argument(
+        "--keep-results",
+        type=Path,
+        default=None,
+        action=_KeepResults,
+        metavar="DIR",
+        help="run each sweep side's sweep under DIR and keep it there (records, Parquet, "
+        "Tune's and Train's state and logs), even when the side is killed; by default "
+        "they go to a temporary folder",
+    )
     # How the parent runs one side in a child process (``run_side``); not for users.
     parser.add_argument("--side", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
@@ -52,6 +63,36 @@ def make_parser(description: str) -> argparse.ArgumentParser:
 
 
 EXECUTIONS = ("pooled", "train", "inline")
+# Where ``--keep-results`` puts the sweeps; an environment variable, so that the side
+# processes (``run_side``) inherit it.
+KEEP_RESULTS_ENV = "PERF_KEEP_RESULTS"
+
+
+class _KeepResults(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        os.environ[KEEP_RESULTS_ENV] = str(Path(values).resolve())
+        setattr(namespace, self.dest, values)
+
+
+def sweep_folder(name: str) -> contextlib.AbstractContextManager[Path]:
+    """Where a side runs its sweep: a new folder under ``--keep-results``'s, or a temporary
+    one removed afterwards."""
+    kept = os.environ.get(KEEP_RESULTS_ENV)
+    if kept is None:
+        return _temporary_folder(name)
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_made(Path(kept))))
+    return contextlib.nullcontext(folder)
+
+
+@contextlib.contextmanager
+def _temporary_folder(name: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"perf-{name}-") as folder:
+        yield Path(folder)
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def executions(arguments: argparse.Namespace) -> list[str]:

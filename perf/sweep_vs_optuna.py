@@ -91,9 +91,9 @@ resources: {{execution: {execution}, {share}}}
 
 
 def bench_side(execution: str, data_dir: Path, trials: Trials, count: int, device: str, slots: int):
-    with tempfile.TemporaryDirectory(prefix="perf-sweep-") as folder:
+    with harness.sweep_folder(f"sweep-{execution}-{slots}-slots") as folder:
         return sweep_timeline.run_sweep(
-            sweep_yaml(data_dir, trials, count, execution, device, slots), Path(folder)
+            sweep_yaml(data_dir, trials, count, execution, device, slots), folder
         )
 
 

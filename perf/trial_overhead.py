@@ -55,8 +55,8 @@ resources: {{execution: {execution}, gpus_per_worker: {gpus}}}
 
 
 def _sweep_side(execution: str, device: str, size: str, result: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="perf-overhead-") as folder:
-        figures = sweep_timeline.run_sweep(_sweep(execution, device, size), Path(folder))
+    with harness.sweep_folder(f"overhead-{execution}") as folder:
+        figures = sweep_timeline.run_sweep(_sweep(execution, device, size), folder)
     harness.write_json(result, figures)
 
 

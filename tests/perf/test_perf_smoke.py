@@ -25,12 +25,18 @@ SCRIPTS = [
 ]  # fmt: skip
 
 
+SWEEP_SCRIPTS = {"trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py", "early_stopping.py"}
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_path):
-    figures_file = tmp_path / "figures.json"
+    figures_file, kept = tmp_path / "figures.json", tmp_path / "kept"
+
+    command = [sys.executable, str(PERF / script), "--size", "tiny", "--json", str(figures_file),
+               "--keep-results", str(kept)]  # fmt: skip
 
     finished = subprocess.run(
-        [sys.executable, str(PERF / script), "--size", "tiny", "--json", str(figures_file)],
+        command,
         capture_output=True,
         text=True,
         timeout=300,
@@ -49,6 +55,9 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     assert machine["cpu"] and machine["cores"] >= 1 and machine["ram_gb"] > 0
     assert machine["torch"]
     assert "ratio" in finished.stdout and machine["cpu"] in finished.stdout
+    # Each sweep side's sweep stays where --keep-results says, its records with it.
+    records = list(kept.glob("*/results/*/*/trials/*.json"))
+    assert bool(records) == (script in SWEEP_SCRIPTS), records
 
 
 @pytest.mark.parametrize("script", ["trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py"])
