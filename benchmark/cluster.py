@@ -58,10 +58,19 @@ def connect_ray(
     prepare_ray_environment()
     import ray
 
+    if address is not None:
+        _check_reachable(address)
     if ray.is_initialized():
         # Joined already: by an earlier call here (its dashboard is known), or by a
-        # notebook or a Ray job's driver.
+        # notebook or a Ray job's driver. Ray joins one cluster per process, so another
+        # address asked for here would be silently ignored: that is an error.
         gcs_address = ray.get_runtime_context().gcs_address
+        if address is not None and not _same_cluster(address, gcs_address):
+            raise ClusterError(
+                f"this process is already connected to the Ray cluster at {gcs_address}, "
+                f"not {address}; run bench in a new process (in a notebook: restart its "
+                "kernel, or call ray.shutdown() first) to use that cluster"
+            )
         return _describe(dashboard_url=_dashboards.get(gcs_address))
     options: dict = {"log_to_driver": worker_logs, "logging_level": "WARNING"}
     if address is None:
@@ -75,7 +84,6 @@ def connect_ray(
             dashboard_host="127.0.0.1",
         )
     else:
-        _check_reachable(address)
         options["address"] = address
     try:
         context = ray.init(**options)
@@ -84,6 +92,19 @@ def connect_ray(
         raise ClusterError(f"cannot start or reach {target}: {error}") from None
     _dashboards[ray.get_runtime_context().gcs_address] = context.dashboard_url or None
     return _describe(dashboard_url=context.dashboard_url or None)
+
+
+def _same_cluster(address: str, gcs_address: str) -> bool:
+    """Whether ``address`` names the cluster whose GCS is at ``gcs_address``.
+
+    ``auto`` and Ray Client addresses (``ray://``) name whatever this process joined, as
+    ``ray.init`` would have resolved them: they are taken to match.
+    """
+    from ray._private.services import canonicalize_bootstrap_address
+
+    if address == "auto" or address.startswith("ray://"):
+        return True
+    return canonicalize_bootstrap_address(address) == gcs_address
 
 
 def _check_reachable(address: str) -> None:
