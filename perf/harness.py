@@ -80,19 +80,14 @@ def sweep_folder(name: str) -> contextlib.AbstractContextManager[Path]:
     kept = os.environ.get(KEEP_RESULTS_ENV)
     if kept is None:
         return _temporary_folder(name)
-    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_made(Path(kept))))
-    return contextlib.nullcontext(folder)
+    Path(kept).mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=kept)))
 
 
 @contextlib.contextmanager
 def _temporary_folder(name: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=f"perf-{name}-") as folder:
         yield Path(folder)
-
-
-def _made(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def executions(arguments: argparse.Namespace) -> list[str]:

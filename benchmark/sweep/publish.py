@@ -63,18 +63,19 @@ class TrialPublisher:
         self._log_models = log_models
         self._warn = warn
         self.unlogged: set[str] = set()
-        self._to_log: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._to_log: queue.Queue[tuple[dict[str, Any], dict[str, Any]] | None] = queue.Queue()
         self._logger: threading.Thread | None = None
 
     def publish(self, record: dict[str, Any]) -> None:
         """Write ``record``'s rows and record now; hand its MLflow run to the thread."""
-        self._write_facts(record, run_id=None)
+        config = self._config(record)
+        self._write_facts(record, config, run_id=None)
         if self._logger is None:
             self._logger = threading.Thread(
                 target=self._log_in_turn, name="mlflow-logger", daemon=True
             )
             self._logger.start()
-        self._to_log.put(dict(record))
+        self._to_log.put((dict(record), config))
 
     def wait(self) -> None:
         """Return once every trial published so far is logged to MLflow or warned about."""
@@ -99,17 +100,17 @@ class TrialPublisher:
 
     def _log_in_turn(self) -> None:
         """The thread: log each published trial, in the order they finished."""
-        while (record := self._to_log.get()) is not None:
+        while (item := self._to_log.get()) is not None:
             try:
-                self._log(record)
+                self._log(*item)
             finally:
                 self._to_log.task_done()
         self._to_log.task_done()
 
-    def _log(self, record: dict[str, Any]) -> None:
+    def _log(self, record: dict[str, Any], config: dict[str, Any]) -> None:
         """Log one trial; a tracking failure is a warning, never a lost trial."""
         try:
-            self._write(record)
+            self._write(record, config)
         except Exception as error:  # whatever the server says, the sweep goes on
             self.unlogged.add(record["trial_id"])
             self._warn(
@@ -135,7 +136,7 @@ class TrialPublisher:
                 continue
             if reason is None:
                 try:
-                    self._write(record)
+                    self._write(record, self._config(record))
                     outcome.logged.append(record["trial_id"])
                     continue
                 except Exception as error:  # kept for the next sync
@@ -144,19 +145,17 @@ class TrialPublisher:
         self.unlogged = set(outcome.missing)
         return outcome
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any], config: dict[str, Any]) -> None:
         """Log ``record``'s MLflow run, then write its id into its rows and record."""
-        config = self._config(record)
         checkpoint = record["metrics"].get("checkpoint_path") if self._log_models else None
         run_id = self._tracker.log_trial(record, config, checkpoint_path=checkpoint)
-        self._write_facts(record, run_id, config)
+        self._write_facts(record, config, run_id)
 
     def _write_facts(
-        self, record: dict[str, Any], run_id: str | None, config: dict[str, Any] | None = None
+        self, record: dict[str, Any], config: dict[str, Any], run_id: str | None
     ) -> None:
         """The trial's Parquet rows, then its record (which marks it done), each atomically."""
         record["mlflow_run_id"] = run_id
-        config = self._config(record) if config is None else config
         write_trial(self._directory.path, record["trial_id"], trial_tables(record, config, run_id))
         self._directory.write_record(record)
 
