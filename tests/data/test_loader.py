@@ -97,3 +97,15 @@ def test_dataloader_workers_follow_set_epoch_across_epochs(pets_folder):
         memory.set_epoch(epoch)
         labels = torch.cat([labels for _, labels in workers])
         assert torch.equal(labels, torch.cat([labels for _, labels in memory]))
+
+
+def test_normalisation_constants_are_made_once_per_device_not_per_batch(digits_bundle):
+    """Made per batch on a GPU, each constant is a copy that stalls the GPU's queue."""
+    from benchmark.data import transforms
+
+    loader = make_loader(digits_bundle, "train", batch_size=64, augment=None)
+    transforms._channel_constants.cache_clear()
+    batches = sum(1 for _ in loader) + sum(1 for _ in loader)
+    info = transforms._channel_constants.cache_info()
+    assert batches == 2 * len(loader) > 2
+    assert (info.misses, info.hits) == (1, batches - 1)
