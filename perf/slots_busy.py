@@ -8,6 +8,10 @@ each). A slot is busy while a trial trains or evaluates on it (the loop's own
 and tear-down, its data loading) leaves it idle. The baseline is the single-process Optuna
 loop, whose one slot is busy the same way. Throughput (trials per minute, start-up
 excluded) says whether running trials side by side pays on this machine.
+
+``--packing 1,2,4,8`` runs the platform's sides once per number of trials at once on the
+device (on a GPU each gets that share of it) and names the level with the most trials per
+minute: how many small trials to pack on a GPU is then a measurement, not a guess.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 
 import harness
 import sweep_timeline
-from sweep_vs_optuna import SIZES, parser, run_sides, side_main, sides_for
+from sweep_vs_optuna import SIZES, parser, run_levels, side_main, sides_for
 
 TARGET_BUSY = 0.9
 
@@ -33,44 +37,58 @@ def _throughput(times: list[sweep_timeline.TrialTimes]) -> float:
 
 
 def main() -> None:
-    arguments = parser(__doc__.splitlines()[0]).parse_args()
+    arguments = parser(
+        __doc__.splitlines()[0], default_levels_help="4 on a GPU, one per core on a CPU"
+    ).parse_args()
     if arguments.side is not None:
         side_main(arguments)
         return
-    slots = _slots(arguments.device)
+    levels = arguments.packing or [_slots(arguments.device)]
     trials = SIZES[(arguments.size, arguments.device)]
     executions = harness.executions(arguments)
-    figures = run_sides(arguments, slots=slots, sides=sides_for(trials, executions))
+    figures = run_levels(arguments, levels, sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:
         count = trials.counts(execution)
-        plain = sweep_timeline.trial_times(figures["optuna", count]["records"])
-        times = sweep_timeline.trial_times(figures[execution, count]["records"])
-        rows.append(
-            harness.Row(
-                f"slots busy, {count} trials, bench ({execution}, {slots} slots) vs Optuna (1)",
-                "share",
-                sweep_timeline.busy_fraction(times, slots),
-                sweep_timeline.busy_fraction(plain, 1),
-                harness.Target(TARGET_BUSY, at_least=True, on_ratio=False),
+        plain = sweep_timeline.trial_times(figures[levels[0]]["optuna", count]["records"])
+        throughput = {}
+        for level in levels:
+            times = sweep_timeline.trial_times(figures[level][execution, count]["records"])
+            throughput[level] = _throughput(times)
+            rows.append(
+                harness.Row(
+                    f"slots busy, {count} trials, bench ({execution}, {level} slots) vs Optuna (1)",
+                    "share",
+                    sweep_timeline.busy_fraction(times, level),
+                    sweep_timeline.busy_fraction(plain, 1),
+                    harness.Target(TARGET_BUSY, at_least=True, on_ratio=False),
+                )
             )
-        )
-        rows.append(
-            harness.Row(
-                f"trials per minute, {count} trials, bench ({execution}) vs Optuna",
-                "trials/min",
-                _throughput(times),
-                _throughput(plain),
+            rows.append(
+                harness.Row(
+                    f"trials per minute, {count} trials, bench ({execution}, {level} slots) "
+                    "vs Optuna",
+                    "trials/min",
+                    throughput[level],
+                    _throughput(plain),
+                )
             )
-        )
+        if len(levels) > 1:
+            best = max(throughput, key=throughput.get)
+            notes.append(
+                f"{execution}: most trials per minute with {best} at once "
+                f"({throughput[best]:.1f}; "
+                + ", ".join(f"{level}: {value:.1f}" for level, value in throughput.items())
+                + ")"
+            )
     notes.append(
         "busy: training + evaluation over slots × (last end − first start); "
         "throughput: after the first trial, so start-up is left out"
     )
     if arguments.device == "cpu":
         notes.append(
-            f"{slots} slots of 1 core each share this CPU's memory bandwidth; one trial per "
-            "slot is not one trial per device"
+            "slots of a CPU's cores share its memory bandwidth; one trial per slot is not "
+            "one trial per device"
         )
     harness.report(
         "Benchmark 4: slots busy during a sweep",
@@ -83,7 +101,7 @@ def main() -> None:
             "trials": trials.count,
             "trials_as_train_jobs": trials.train_count,
             "epochs": trials.epochs,
-            "slots": slots,
+            "slots": ",".join(str(level) for level in levels),
         },
         notes=notes,
         json_path=arguments.json,

@@ -11,12 +11,15 @@ trials one at a time on the whole device (all CPUs, or the GPU): on a warm Train
 (``execution: pooled``, the default), as Ray Train jobs of their own (``execution:
 train``) and inline (``execution: inline``). On a CPU the one-job-per-trial side runs 8 of
 the 24 trials (each costs some 20 s of start-up there), against an Optuna run of 8.
-``--size tiny`` runs the inline side only. ``perf/slots_busy.py`` runs the same sides with
-several trials at once.
+``--size tiny`` runs the inline side only. ``--packing 1,4`` runs the platform's sides once
+per number of trials at once on the device (on a GPU each gets that share of it): a sweep
+may pack small trials where a single-process loop cannot. ``perf/slots_busy.py`` runs the
+same sides and measures how busy the slots are.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -120,6 +123,18 @@ def optuna_side(data_dir: Path, trials: Trials, count: int, device: str) -> dict
     return {"wall_s": time.perf_counter() - started, "records": records}
 
 
+def run_levels(
+    arguments, levels: list[int], sides: list[tuple[str, int]]
+) -> dict[int, dict[tuple[str, int], dict[str, Any]]]:
+    """Each packing level's figures; the Optuna sides, which have no level, run once (with
+    the first)."""
+    figures: dict[int, dict[tuple[str, int], dict[str, Any]]] = {}
+    for level in levels:
+        wanted = sides if not figures else [side for side in sides if side[0] != "optuna"]
+        figures[level] = run_sides(arguments, slots=level, sides=wanted)
+    return figures
+
+
 def run_sides(
     arguments, slots: int, sides: list[tuple[str, int]]
 ) -> dict[tuple[str, int], dict[str, Any]]:
@@ -159,14 +174,34 @@ def side_main(arguments) -> None:
     harness.write_json(arguments.result, figures)
 
 
-def parser(description: str):
-    import argparse
-
+def parser(description: str, default_levels_help: str = "1"):
     parser = harness.make_parser(description)
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--slots", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--trials", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--packing",
+        type=packing_levels,
+        default=None,
+        metavar="N[,N…]",
+        help="trials at once on the device, comma-separated: the platform's sides run once "
+        "per level, each trial with 1/N of the GPU or of the cores "
+        f"(default: {default_levels_help})",
+    )
     return parser
+
+
+def packing_levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give one or more whole numbers of trials at once, at least 1, "
+            "comma-separated (e.g. 1,2,4,8)"
+        )
+    return sorted(set(levels))
 
 
 def main() -> None:
@@ -176,27 +211,32 @@ def main() -> None:
         return
     trials = SIZES[(arguments.size, arguments.device)]
     executions = harness.executions(arguments)
-    figures = run_sides(arguments, slots=1, sides=sides_for(trials, executions))
+    levels = arguments.packing or [1]
+    figures = run_levels(arguments, levels, sides_for(trials, executions))
     rows, notes = [], []
     for execution in executions:
         count = trials.counts(execution)
-        plain = figures["optuna", count]
-        rows.append(
-            harness.Row(
-                f"wall time of {count} trials, bench ({execution}) vs Optuna",
-                "s",
-                figures[execution, count]["wall_s"],
-                plain["wall_s"],
-                harness.Target(TARGET_RATIO, at_least=False),
-            )
-        )
-        times = sweep_timeline.trial_times(figures[execution, count]["records"])
+        plain = figures[levels[0]]["optuna", count]
         plain_times = sweep_timeline.trial_times(plain["records"])
-        notes.append(
-            f"{count} trials: fixed cost per trial after the first, bench ({execution}) "
-            f"{sweep_timeline.steady_fixed_cost_s(times):.2f} s, Optuna "
-            f"{sweep_timeline.steady_fixed_cost_s(plain_times):.2f} s"
-        )
+        for level in levels:
+            platform = figures[level][execution, count]
+            at_once = "" if level == 1 else f", {level} at once"
+            rows.append(
+                harness.Row(
+                    f"wall time of {count} trials, bench ({execution}{at_once}) vs Optuna",
+                    "s",
+                    platform["wall_s"],
+                    plain["wall_s"],
+                    harness.Target(TARGET_RATIO, at_least=False),
+                )
+            )
+            if level == 1:  # one after another: the gaps between trials are their cost
+                times = sweep_timeline.trial_times(platform["records"])
+                notes.append(
+                    f"{count} trials: fixed cost per trial after the first, bench "
+                    f"({execution}) {sweep_timeline.steady_fixed_cost_s(times):.2f} s, Optuna "
+                    f"{sweep_timeline.steady_fixed_cost_s(plain_times):.2f} s"
+                )
     notes.append("both walls include start-up (bench: Ray; Optuna: imports)")
     harness.report(
         "Benchmark 3: sweep vs plain Optuna, one device",

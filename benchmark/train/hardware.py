@@ -17,10 +17,16 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def device_name(device: torch.device) -> str:
-    """A readable name of the device, stored beside every time it measured."""
+def device_name(device: torch.device, gpu_share: float | None = None) -> str:
+    """A readable name of the device, stored beside every time it measured.
+
+    A trial that held a share of its GPU (``gpus_per_worker: 0.25``) shared it with other
+    trials and trained more slowly than on the whole GPU, so the share is part of the name:
+    reports then never rank its times with those of whole GPUs.
+    """
     if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
+        name = f"cuda:{torch.cuda.get_device_name(device)}"
+        return name if gpu_share is None else f"{name} ({gpu_share:g} GPU)"
     return f"cpu:{platform.processor() or platform.machine()}"
 
 

@@ -307,7 +307,7 @@ def _train_and_evaluate(
         "inference_latency_ms": latency_ms,
         "inference_throughput": throughput,
         "peak_memory_mb": peak_memory_mb(device),
-        "device": device_name(device),
+        "device": device_name(device, runtime.gpu_share),
         "node_id": runtime.node_id,
         "num_workers": runtime.world_size,
         "ranks_in_sync": ranks_hold_same_weights(model, device),

@@ -255,6 +255,7 @@ class PooledRuntime:
         self.world_size = worker.world_size
         self.device = worker.device
         self.node_id = worker.node_id
+        self.gpu_share = worker.gpu_share
         self._worker = worker
         self._broker = broker
         self._lane = lane

@@ -25,6 +25,9 @@ class WorkerRuntime(Protocol):
     world_size: int
     device: torch.device
     node_id: str | None
+    #: The fraction of its GPU this worker holds when it is less than one (Ray's
+    #: fractional GPUs: other trials share the rest); None for a whole GPU or none.
+    gpu_share: float | None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module: ...
 
@@ -33,6 +36,14 @@ class WorkerRuntime(Protocol):
     def restored_state(self) -> dict[str, Any] | None: ...
 
     def flush_reports(self) -> None: ...
+
+
+def assigned_share(resource: str = "GPU") -> float | None:
+    """The fraction of ``resource`` Ray assigned to this worker, if it is a fraction."""
+    import ray
+
+    share = ray.get_runtime_context().get_assigned_resources().get(resource)
+    return share if share and share < 1 else None
 
 
 def save_state(directory: Path, state: dict[str, Any] | bytes) -> Path:
@@ -102,6 +113,7 @@ class RayTrainRuntime:
         self.device = ray.train.torch.get_device()
         # The Ray node this rank runs on: where a trial's figures were measured.
         self.node_id = ray.get_runtime_context().get_node_id()
+        self.gpu_share = assigned_share() if self.device.type == "cuda" else None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world_size == 1:
@@ -149,6 +161,7 @@ class TuneTrialRuntime:
             else (torch.device("cpu"))
         )
         self.node_id = ray.get_runtime_context().get_node_id()
+        self.gpu_share = assigned_share() if self.device.type == "cuda" else None
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model.to(self.device)
@@ -176,6 +189,7 @@ class LocalRuntime:
     rank: int = 0
     world_size: int = 1
     node_id: str | None = None
+    gpu_share: float | None = None
     reports: list[dict[str, Any]] = field(default_factory=list)
     states: dict[int | str, dict[str, Any]] = field(default_factory=dict)
 

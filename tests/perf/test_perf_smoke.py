@@ -26,6 +26,8 @@ SCRIPTS = [
 
 
 SWEEP_SCRIPTS = {"trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py", "early_stopping.py"}
+# Options a script is run with beyond the common ones: slots busy at two packing levels.
+OPTIONS = {"slots_busy.py": ["--packing", "1,2"]}
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -33,7 +35,7 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     figures_file, kept = tmp_path / "figures.json", tmp_path / "kept"
 
     command = [sys.executable, str(PERF / script), "--size", "tiny", "--json", str(figures_file),
-               "--keep-results", str(kept)]  # fmt: skip
+               "--keep-results", str(kept), *OPTIONS.get(script, [])]  # fmt: skip
 
     finished = subprocess.run(
         command,
@@ -58,6 +60,11 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     # Each sweep side's sweep stays where --keep-results says, its records with it.
     records = list(kept.glob("*/results/*/*/trials/*.json"))
     assert bool(records) == (script in SWEEP_SCRIPTS), records
+    if script == "slots_busy.py":  # one run per packing level, and the fastest named
+        assert len(list(kept.glob("sweep-inline-*"))) == 2
+        assert [row["name"].count("1 slots") for row in figures["rows"]] == [1, 1, 0, 0]
+        assert any(note.startswith("inline: most trials per minute with ") for note in
+                   figures["notes"])  # fmt: skip
 
 
 @pytest.mark.parametrize("script", ["trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py"])
@@ -73,4 +80,17 @@ def test_an_unknown_execution_mode_is_refused_before_anything_runs(script):
     assert "--executions: 'pooled,warm': name one or more of pooled, train, inline" in (
         finished.stderr
     )
+    assert "Traceback" not in finished.stderr
+
+
+def test_a_packing_level_below_one_is_refused_before_anything_runs():
+    finished = subprocess.run(
+        [sys.executable, str(PERF / "slots_busy.py"), "--packing", "4,0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert finished.returncode == 2
+    assert "--packing: '4,0': give one or more whole numbers of trials at once" in finished.stderr
     assert "Traceback" not in finished.stderr

@@ -56,7 +56,9 @@ def test_four_trials_share_one_gpu_at_a_quarter_each(run_sweep):
 
     records = outcome.records
     assert [r["status"] for r in records] == ["completed"] * 4
-    assert {r["metrics"]["device"] for r in records} == {f"cuda:{torch.cuda.get_device_name(0)}"}
+    # A packed trial's times are those of a shared GPU: its device says so.
+    shared = f"cuda:{torch.cuda.get_device_name(0)} (0.25 GPU)"
+    assert {r["metrics"]["device"] for r in records} == {shared}
     # Packed: one lane per quarter of the GPU, four for the sweep, all on the one device.
     lanes = sorted(path.name for path in outcome.directory.train_dir.iterdir())
     assert lanes == ["lane-0", "lane-1", "lane-2", "lane-3"]
