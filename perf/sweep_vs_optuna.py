@@ -181,7 +181,7 @@ def parser(description: str, default_levels_help: str = "1"):
     parser.add_argument("--trials", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--packing",
-        type=packing_levels,
+        type=_packing_levels,
         default=None,
         metavar="N[,N…]",
         help="trials at once on the device, comma-separated: the platform's sides run once "
@@ -191,7 +191,7 @@ def parser(description: str, default_levels_help: str = "1"):
     return parser
 
 
-def packing_levels(text: str) -> list[int]:
+def _packing_levels(text: str) -> list[int]:
     try:
         levels = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:

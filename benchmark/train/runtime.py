@@ -113,7 +113,7 @@ class RayTrainRuntime:
         self.device = ray.train.torch.get_device()
         # The Ray node this rank runs on: where a trial's figures were measured.
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.gpu_share = assigned_share() if self.device.type == "cuda" else None
+        self.gpu_share = assigned_share()  # device_name ignores it for a CPU
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world_size == 1:
@@ -161,7 +161,7 @@ class TuneTrialRuntime:
             else (torch.device("cpu"))
         )
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.gpu_share = assigned_share() if self.device.type == "cuda" else None
+        self.gpu_share = assigned_share()  # device_name ignores it for a CPU
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model.to(self.device)
