@@ -26,7 +26,7 @@ from benchmark.errors import CheckpointError, DatasetError, ImageInputError
 from benchmark.models import WeightsChoice, create_model
 from benchmark.models.weights import structure_only
 from benchmark.sweep.store import SweepDirectory
-from benchmark.train.runtime import STATE_FILE
+from benchmark.train.checkpoints import STATE_FILE
 
 #: What a folder of images is searched for (torchvision's ``IMG_EXTENSIONS``, as the
 #: class-folder datasets list them; copied because importing torchvision costs seconds).
@@ -96,8 +96,9 @@ def find_checkpoint(reference: str, results_dir: str | Path = "results") -> Path
 def trial_checkpoint(results_dir: Path, sweep_id: str, trial_id: str) -> Path:
     """The state file of trial ``trial_id``'s final (else newest) checkpoint in a sweep."""
     directory = SweepDirectory.find(results_dir, sweep_id)
-    files = sorted((directory.train_dir / trial_id).glob(CHECKPOINT_GLOB))
-    if not files:  # an inline trial checkpoints into its Tune trial folder
+    folder = directory.checkpoint_dir(trial_id)
+    files = sorted(folder.glob(CHECKPOINT_GLOB))
+    if not files:  # sweeps of earlier releases kept lane and inline trials' ones in Tune's
         files = sorted(directory.tune_dir.glob(f"*{trial_id}*/{CHECKPOINT_GLOB}"))
     record = directory.read_record(trial_id)
     if not files and record is not None:
@@ -107,7 +108,7 @@ def trial_checkpoint(results_dir: Path, sweep_id: str, trial_id: str) -> Path:
             files = [Path(recorded) / STATE_FILE]
     if files:
         return _trial_state_file(files)
-    if record is None and not (directory.train_dir / trial_id).exists():
+    if record is None and not folder.exists():
         known = sorted(p.stem for p in directory.trials_dir.glob("*.json"))
         listed = ", ".join(known[:8]) + (" …" if len(known) > 8 else "") if known else "none"
         raise CheckpointError(
@@ -116,7 +117,7 @@ def trial_checkpoint(results_dir: Path, sweep_id: str, trial_id: str) -> Path:
         )
     raise CheckpointError(
         f"trial {trial_id} of sweep {sweep_id} left no checkpoint under "
-        f"{directory.train_dir / trial_id}/ (it failed before its first epoch, or ran with "
+        f"{folder}/ (it failed before its first epoch, or ran with "
         "checkpoint_every=0); pick another trial"
     )
 

@@ -1,39 +1,38 @@
 """Tune's side of ``resources.execution: pooled``: each trial handed to a warm Train lane.
 
-The Tune trial (a light process, no CPU of its own) submits its config to the sweep's
-``TrialBroker`` and hands each report the lane sends back to Tune as its own, checkpoints
-included, so that schedulers, records and ``bench resume`` see what a one-trial Ray Train
-job would give them. ``LaneReleaser`` tells the broker when Tune is done with a trial
-(finished, stopped by its cell's scheduler or the time budget, or errored), so that a lane
-never trains a trial nobody waits for.
+The Tune trial (a light process, no CPU of its own) submits its config and its checkpoint
+folder to the sweep's ``TrialBroker`` and hands each report the lane sends back to Tune as
+its own, so that schedulers and records see what a one-trial Ray Train job would give them.
+The lane writes the trial's checkpoints into that folder itself; a trial Tune starts again
+(``bench resume``) is resumed by its lane from the newest one there. ``LaneReleaser``
+tells the broker when Tune is done with a trial (finished, stopped by its cell's scheduler
+or the time budget, or errored), so that a lane never trains a trial nobody waits for.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
-from benchmark.train.runtime import report_with_state, state_bytes_of
 
-
-def run_pooled_trial(values: dict[str, Any], broker: Any, trial_id: str) -> None:
+def run_pooled_trial(values: dict[str, Any], broker: Any, trial_id: str, checkpoints: Path) -> None:
     """Run one trial on the pool: submit it, then relay its lane's reports until the last."""
     import ray
     import ray.tune
 
-    state = state_bytes_of(ray.tune.get_checkpoint())  # a resumed trial goes on from here
-    ray.get(broker.submit.remote(trial_id, values, state))
+    ray.get(broker.submit.remote(trial_id, values, str(checkpoints)))
     seen = 0
     while True:
-        events = ray.get(broker.events.remote(trial_id, seen))
-        if events is None:  # Tune stopped the trial
+        reports = ray.get(broker.events.remote(trial_id, seen))
+        if reports is None:  # Tune stopped the trial
             return
-        for event in events:
-            report_with_state(ray.tune, event["metrics"], event["state"])
-            if event["metrics"].get("is_final"):
+        for metrics in reports:
+            ray.tune.report(metrics)
+            if metrics.get("is_final"):
                 return
-        seen += len(events)
+        seen += len(reports)
 
 
 class LaneReleaser(Callback):

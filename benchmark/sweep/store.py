@@ -76,6 +76,11 @@ class SweepDirectory:
     def train_dir(self) -> Path:
         return self.path / "train"
 
+    def checkpoint_dir(self, trial_id: str) -> Path:
+        """Where trial ``trial_id``'s checkpoints are: its Ray Train run's folder (a trial
+        run on a lane, or inline, writes them there too)."""
+        return self.train_dir / trial_id
+
     @property
     def trials_dir(self) -> Path:
         return self.path / "trials"

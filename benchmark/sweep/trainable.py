@@ -16,6 +16,7 @@ it and goes on.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmark.sweep.cells import Cell, trial_config
@@ -45,10 +46,10 @@ def run_sweep_trial(
     cell = cells[config["cell"]]
     values = trial_config(cell, config["params"], config["seed"])
     if execution == "inline":
-        run_inline_trial(values)
+        run_inline_trial(values, directory.checkpoint_dir(trial_id))
         return
     if execution == "pooled":
-        run_pooled_trial(values, broker, trial_id)
+        run_pooled_trial(values, broker, trial_id, directory.checkpoint_dir(trial_id))
         return
     outcome = run_training_job(
         values,
@@ -69,7 +70,7 @@ def run_sweep_trial(
         )
 
 
-def run_inline_trial(values: dict[str, Any]) -> None:
+def run_inline_trial(values: dict[str, Any], checkpoints: Path) -> None:
     """The training loop in this trial's own process (``resources.execution: inline``).
 
     A trial that raises is reported as a final ``failed`` result with its reason, as a
@@ -83,7 +84,7 @@ def run_inline_trial(values: dict[str, Any]) -> None:
 
     started = time.perf_counter()
     try:
-        run_trial(values, TuneTrialRuntime())
+        run_trial(values, TuneTrialRuntime(checkpoints))
     except Exception as error:  # any failure of the trial is its result, not the sweep's
         ray.tune.report(
             {

@@ -9,11 +9,13 @@ worker runs
 per-worker loop a one-trial job runs (``run_trial``, DDP included), and takes the next.
 
 The broker (a Ray actor) is where the two sides meet. Each Tune trial ``submit``s its
-config and then waits on ``events``: the lane's epoch reports and checkpoints, which the
-trial hands to Tune as its own, so schedulers, records and resume work as for a one-trial
-job. Tune's decision to stop a trial reaches the lane through ``cancel``: the lane drops the
-trial at its next report and takes another. A lane whose workers die is restarted by Ray
-Train (its ``FailureConfig``); the trial it was running is queued again from its last
+config and then waits on ``events``: the lane's epoch reports, which the trial hands to
+Tune as its own, so schedulers and records work as for a one-trial job. Checkpoints do not
+travel: the lane writes them into the trial's own folder (``TrialCheckpoints``), where a
+Ray Train job of the trial would, and a trial run again resumes from there. Tune's decision
+to stop a trial reaches the lane through ``cancel``: the lane drops the trial at its next
+report and takes another. A lane whose workers die is restarted by Ray Train (its
+``FailureConfig``); the trial it was running is queued again, to go on from its newest
 checkpoint, up to the sweep's ``max_failures`` times, and then reported as failed.
 """
 
@@ -27,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.registry import keep_datasets
+from benchmark.train.checkpoints import TrialCheckpoints
 from benchmark.train.job import STATUS_FAILED, WorkerResources, describe_failure
 from benchmark.train.loop import run_trial
-from benchmark.train.runtime import RayTrainRuntime, state_bytes, state_from_bytes
+from benchmark.train.runtime import RayTrainRuntime
 
 LANE_DRIVER_MEMORY_BYTES = 64 * 1024**2
 
@@ -40,12 +43,12 @@ class TrialCancelled(Exception):
 
 @dataclasses.dataclass
 class Assignment:
-    """One trial handed to a lane: its config, and the state to resume from, if any (the
-    bytes of a checkpoint file)."""
+    """One trial handed to a lane: its config and the folder of its checkpoints (on the
+    sweep's shared results directory)."""
 
     trial_id: str
     config: dict[str, Any]
-    state: bytes | None = None
+    checkpoints: str
     attempt: int = 0
     #: What each rank raised in this attempt (a lane of several workers).
     errors: dict[int, str] = dataclasses.field(default_factory=dict)
@@ -63,7 +66,7 @@ class TrialBroker:
         self._max_failures = max_failures
         self._pending: collections.deque[Assignment] = collections.deque()
         self._submitted: dict[str, Assignment] = {}
-        self._events: dict[str, list[dict[str, Any]]] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}  # each trial's reports
         self._taken: dict[str, int] = {}  # how many of its reports each trial handed to Tune
         self._ended: set[str] = set()
         self._cancelled: set[str] = set()
@@ -87,9 +90,10 @@ class TrialBroker:
             await self._condition().wait_for(ready)
 
     # The Tune trial's side.
-    async def submit(self, trial_id: str, config: dict[str, Any], state: bytes | None) -> None:
-        """Queue ``trial_id`` for the next free lane (again, if its trial process restarted)."""
-        assignment = Assignment(trial_id, config, state)
+    async def submit(self, trial_id: str, config: dict[str, Any], checkpoints: str) -> None:
+        """Queue ``trial_id`` for the next free lane (again, if its trial process restarted:
+        it goes on from the newest checkpoint in ``checkpoints``)."""
+        assignment = Assignment(trial_id, config, checkpoints)
         self._submitted[trial_id] = assignment
         self._events[trial_id] = []
         self._taken[trial_id] = 0
@@ -106,11 +110,7 @@ class TrialBroker:
         Asking from ``since`` says that Tune has taken the first ``since`` reports and wants
         the next one: that lets the lane go on (see ``report``).
         """
-        taken = self._taken.get(trial_id, 0)
-        if since > taken:
-            events = self._events[trial_id]
-            for index in range(taken, since):  # handed to Tune now: free their checkpoints
-                events[index] = {**events[index], "state": None}
+        if since > self._taken.get(trial_id, 0):
             self._taken[trial_id] = since
             await self._notify()
         await self._wait_until(
@@ -140,9 +140,7 @@ class TrialBroker:
         self._running[lane] = assignment
         return dataclasses.replace(assignment)  # what the lane holds, as Ray would copy it
 
-    async def report(
-        self, lane: int, trial_id: str, metrics: dict[str, Any], state: bytes | None
-    ) -> bool:
+    async def report(self, lane: int, trial_id: str, metrics: dict[str, Any]) -> bool:
         """Pass one report on to the trial; True when the lane should drop the trial.
 
         An epoch's report returns once Tune has taken it and asked for the next (as a
@@ -152,16 +150,13 @@ class TrialBroker:
         if trial_id in self._ended:
             self._running.pop(lane, None)
             return True
-        assignment = self._submitted[trial_id]
-        if state is not None:
-            assignment.state = state
         if metrics.get("is_final"):
             self._running.pop(lane, None)
-            self._end(trial_id, {"metrics": metrics, "state": state})
+            self._end(trial_id, metrics)
             await self._notify()
             return False
         events = self._events[trial_id]
-        events.append({"metrics": metrics, "state": state})
+        events.append(metrics)
         await self._notify()
         count = len(events)
         await self._wait_until(
@@ -195,7 +190,7 @@ class TrialBroker:
             self._end(assignment.trial_id, _failure(_why_it_died(assignment), wall_time_s))
         else:
             assignment.errors = {}
-            self._pending.appendleft(assignment)  # from its last checkpoint
+            self._pending.appendleft(assignment)  # from its newest checkpoint
         await self._notify()
 
     async def lane_lost(self, lane: int, reason: str) -> None:
@@ -220,9 +215,9 @@ class TrialBroker:
         self._pending.clear()
         await self._notify()
 
-    def _end(self, trial_id: str, final_event: dict[str, Any]) -> None:
+    def _end(self, trial_id: str, final_metrics: dict[str, Any]) -> None:
         self._ended.add(trial_id)
-        self._events.setdefault(trial_id, []).append(final_event)
+        self._events.setdefault(trial_id, []).append(final_metrics)
 
 
 def _why_it_died(assignment: Assignment) -> str:
@@ -234,20 +229,20 @@ def _why_it_died(assignment: Assignment) -> str:
 
 
 def _failure(error: str, wall_time_s: float) -> dict[str, Any]:
-    metrics = {
+    return {
         "is_final": True,
         "status": STATUS_FAILED,
         "error": error,
         "job_wall_time_s": wall_time_s,
     }
-    return {"metrics": metrics, "state": None}
 
 
 class PooledRuntime:
-    """A lane worker's runtime for one trial: reports go to the broker, not to Ray Train.
+    """A lane worker's runtime for one trial: reports go to the broker, not to Ray Train,
+    and checkpoints into the trial's folder.
 
-    Rank 0 talks to the broker; when it learns that Tune stopped the trial, every rank
-    hears it (a broadcast), so all ranks leave the trial at the same epoch.
+    Rank 0 writes checkpoints and talks to the broker; when it learns that Tune stopped the
+    trial, every rank hears it (a broadcast), so all ranks leave the trial at the same epoch.
     """
 
     def __init__(self, worker: RayTrainRuntime, broker: Any, lane: int, assignment: Assignment):
@@ -260,6 +255,7 @@ class PooledRuntime:
         self._broker = broker
         self._lane = lane
         self._assignment = assignment
+        self._checkpoints = TrialCheckpoints(Path(assignment.checkpoints))
 
     def prepare_model(self, model):
         return self._worker.prepare_model(model)
@@ -269,19 +265,19 @@ class PooledRuntime:
 
         stop = False
         if self.rank == 0:
-            data = None if state is None else state_bytes(state)
+            if state is not None:
+                self._checkpoints.save(state)
             stop = ray.get(
-                self._broker.report.remote(self._lane, self._assignment.trial_id, metrics, data)
+                self._broker.report.remote(self._lane, self._assignment.trial_id, metrics)
             )
         if not metrics.get("is_final") and _from_rank_zero(stop, self.world_size):
             raise TrialCancelled(self._assignment.trial_id)
 
     def restored_state(self) -> dict[str, Any] | None:
-        state = self._assignment.state
-        return None if state is None else state_from_bytes(state)
+        return self._checkpoints.resume_state()
 
     def flush_reports(self) -> None:
-        """Each report returns once the broker holds it: nothing is in flight."""
+        """Each report returns once the broker holds it and its checkpoint is on disk."""
 
 
 def _from_rank_zero(value: Any, world_size: int) -> Any:

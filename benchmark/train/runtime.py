@@ -2,14 +2,15 @@
 
 The loop asks its runtime for rank, world size and device, hands it the model to wrap for
 DDP, and gives it each epoch's metrics and checkpoint. ``RayTrainRuntime`` forwards these to
-``ray.train``; ``LocalRuntime`` keeps them in memory so that the same loop runs in a plain
-process (benchmarks, notebooks, tests of the loop itself). Nothing here knows about Tune.
+``ray.train``; ``TuneTrialRuntime`` (an inline trial) reports to ``ray.tune`` and writes
+checkpoints into the trial's folder; ``LocalRuntime`` keeps them in memory so that the same
+loop runs in a plain process (benchmarks, notebooks, tests of the loop itself). A lane's
+runtime is ``benchmark.train.pool.PooledRuntime``.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import torch
 
-STATE_FILE = "state.pt"
+from benchmark.train.checkpoints import TrialCheckpoints, load_state, save_state
 
 
 class WorkerRuntime(Protocol):
@@ -46,58 +47,25 @@ def assigned_share(resource: str = "GPU") -> float | None:
     return share if share and share < 1 else None
 
 
-def save_state(directory: Path, state: dict[str, Any] | bytes) -> Path:
-    """Write a checkpoint's training state (or its ``state_bytes``); the file holds only
-    tensors and plain data."""
-    path = directory / STATE_FILE
-    path.write_bytes(state if isinstance(state, bytes) else state_bytes(state))
-    return path
+def report_to_train(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+    """Report ``metrics`` to Ray Train, with ``state`` as a checkpoint if any (Ray Train
+    copies it into the job's storage)."""
+    import ray.train
 
-
-def load_state(directory: Path) -> dict[str, Any]:
-    """Read a checkpoint written by ``save_state``; refuses pickled code (weights_only)."""
-    return state_from_bytes((directory / STATE_FILE).read_bytes())
-
-
-def state_bytes(state: dict[str, Any]) -> bytes:
-    """A training state as a checkpoint file's bytes: how it travels between processes
-    (Ray Train's workers pickle tensors their own way, which other processes cannot read)."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
-
-
-def state_from_bytes(data: bytes) -> dict[str, Any]:
-    """The training state in ``data`` (``state_bytes``); refuses pickled code (weights_only)."""
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-
-
-def report_with_state(
-    ray_module: Any, metrics: dict[str, Any], state: dict[str, Any] | bytes | None
-) -> None:
-    """Report ``metrics`` through ``ray_module`` (``ray.train`` or ``ray.tune``: each takes
-    its own ``Checkpoint`` class), with ``state`` as a checkpoint if any."""
     if state is None:
-        ray_module.report(metrics)
+        ray.train.report(metrics)
         return
     with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as directory:
         save_state(Path(directory), state)
-        checkpoint = ray_module.Checkpoint.from_directory(directory)
-        ray_module.report(metrics, checkpoint=checkpoint)
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
 
 
 def state_of(checkpoint: Any) -> dict[str, Any] | None:
     """The loop state a Ray checkpoint holds, or ``None`` when there is no checkpoint."""
-    data = state_bytes_of(checkpoint)
-    return None if data is None else state_from_bytes(data)
-
-
-def state_bytes_of(checkpoint: Any) -> bytes | None:
-    """The state file of a Ray checkpoint as bytes, or ``None`` when there is no checkpoint."""
     if checkpoint is None:
         return None
     with checkpoint.as_directory() as directory:
-        return (Path(directory) / STATE_FILE).read_bytes()
+        return load_state(Path(directory))
 
 
 class RayTrainRuntime:
@@ -124,9 +92,7 @@ class RayTrainRuntime:
         return ray.train.torch.prepare_model(model, move_to_device=self.device)
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
-        import ray.train
-
-        report_with_state(ray.train, metrics, state)
+        report_to_train(metrics, state)
 
     def restored_state(self) -> dict[str, Any] | None:
         import ray.train
@@ -143,15 +109,15 @@ class RayTrainRuntime:
 class TuneTrialRuntime:
     """The runtime of an inline trial: the loop runs in the Tune trial's process, one worker.
 
-    Reports and checkpoints go straight to Tune (``ray.tune.report``), so a resumed sweep
-    restores the trial from its last checkpoint as a Ray Train job would. The device is the
-    GPU Tune assigned to the trial, if any.
+    Reports go straight to Tune (``ray.tune.report``) and checkpoints into the trial's
+    folder (``TrialCheckpoints``), from which a resumed sweep restores the trial as a Ray
+    Train job of its own would. The device is the GPU Tune assigned to the trial, if any.
     """
 
     rank = 0
     world_size = 1
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoints: Path) -> None:
         import ray
 
         gpu_ids = ray.get_gpu_ids()
@@ -162,6 +128,7 @@ class TuneTrialRuntime:
         )
         self.node_id = ray.get_runtime_context().get_node_id()
         self.gpu_share = assigned_share()  # device_name ignores it for a CPU
+        self._checkpoints = TrialCheckpoints(checkpoints)
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model.to(self.device)
@@ -169,12 +136,12 @@ class TuneTrialRuntime:
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         import ray.tune
 
-        report_with_state(ray.tune, metrics, state)
+        if state is not None:
+            self._checkpoints.save(state)
+        ray.tune.report(metrics)
 
     def restored_state(self) -> dict[str, Any] | None:
-        import ray.tune
-
-        return state_of(ray.tune.get_checkpoint())
+        return self._checkpoints.resume_state()
 
     def flush_reports(self) -> None:
         """``ray.tune.report`` returns once Tune holds the report: nothing is in flight."""

@@ -23,8 +23,8 @@ from benchmark.cli import cli
 from benchmark.data import get_dataset, make_loader
 from benchmark.models import create_model
 from benchmark.predict import find_checkpoint, load_trained_model
+from benchmark.train.checkpoints import save_state
 from benchmark.train.loop import run_locally
-from benchmark.train.runtime import save_state
 
 SWEEP_ID = "20261123-101500-3f2a"
 TRIAL_ID = "87384335"

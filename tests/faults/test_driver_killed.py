@@ -2,8 +2,8 @@
 and its final results hold every trial exactly once, in Parquet and in MLflow.
 
 It runs once on warm Train lanes (the default: the trial in flight when the driver dies
-continues from the checkpoint Tune holds for it, as an inline trial's does) and once with
-each trial a Ray Train job of its own (it continues from its Train run's checkpoint). A Ray Train
+continues from the newest checkpoint its lane wrote into its folder) and once with each
+trial a Ray Train job of its own (it continues from its Train run's checkpoint). A Ray Train
 worker killed mid-trial (the driver alive) is ``tests/train/test_job.py``'s.
 """
 

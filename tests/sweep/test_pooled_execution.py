@@ -2,8 +2,8 @@
 
 One real sweep: two trials of two DDP workers each, run one after the other by the same
 lane (a ``TorchTrainer`` started once). A worker of each trial dies at its third epoch:
-Ray Train restarts the lane's workers, and the trial goes on from its last checkpoint,
-every epoch reported once. How the broker hands trials out is tested in
+Ray Train restarts the lane's workers, and the trial goes on from the last checkpoint the
+lane wrote into the trial's folder, every epoch reported once. How the broker hands trials out is tested in
 ``tests/train/test_pool.py``; a pooled sweep killed and resumed in
 ``tests/faults/test_driver_killed.py``.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.results.parquet import read_table
+from benchmark.train.checkpoints import CHECKPOINTS_KEPT, TrialCheckpoints, load_state
 
 SWEEP = """
 name: pooled
@@ -49,6 +50,17 @@ def test_a_dead_worker_costs_its_trial_one_restart_from_the_last_checkpoint(swee
     assert sorted(epochs.groupby("trial_id")["epoch"].apply(list).map(sorted)) == [[1, 2, 3]] * 2
 
 
-def test_every_trial_ran_on_the_one_lane_the_sweep_started(sweep):
-    # One Ray Train run for the whole sweep, not one per trial.
-    assert sorted(path.name for path in sweep.directory.train_dir.iterdir()) == ["lane-0"]
+def test_every_trial_ran_on_the_one_lane_and_checkpointed_into_a_folder_of_its_own(sweep):
+    # One Ray Train run for the whole sweep, not one per trial ...
+    trial_ids = sorted(record["trial_id"] for record in sweep.records)
+    folders = sorted(path.name for path in sweep.directory.train_dir.iterdir())
+    assert folders == sorted(["lane-0", *trial_ids])
+    # ... and each trial's folder holds its checkpoints, written there by the lane: the
+    # last epoch's and the final one.
+    for trial_id in trial_ids:
+        folder = sweep.directory.checkpoint_dir(trial_id)
+        checkpoints = TrialCheckpoints(folder).paths()
+        assert sorted(folder.iterdir()) == checkpoints
+        assert len(checkpoints) == CHECKPOINTS_KEPT
+        assert [load_state(path).get("final", False) for path in checkpoints] == [False, True]
+        assert load_state(checkpoints[0])["epoch"] == 3

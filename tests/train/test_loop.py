@@ -11,8 +11,9 @@ import math
 import pytest
 import torch
 
+from benchmark.train.checkpoints import load_state, save_state
 from benchmark.train.loop import run_locally, run_trial
-from benchmark.train.runtime import LocalRuntime, load_state, save_state
+from benchmark.train.runtime import LocalRuntime
 
 BASE = {
     "architecture": "simple_cnn",
