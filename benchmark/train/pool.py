@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,6 @@ from benchmark.train.checkpoints import TrialCheckpoints
 from benchmark.train.job import STATUS_FAILED, WorkerResources, describe_failure
 from benchmark.train.loop import run_trial
 from benchmark.train.runtime import RayTrainRuntime
-
-LANE_DRIVER_MEMORY_BYTES = 64 * 1024**2
 
 
 class TrialCancelled(Exception):
@@ -338,36 +338,44 @@ def run_lane(
     max_restarts: int,
 ) -> None:
     """Run lane ``lane`` as one ``TorchTrainer`` job until the broker closes; tell the broker
-    if the job ends for good before that."""
+    if the job ends for good before that (or never starts)."""
+    import ray
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    trainer = TorchTrainer(
-        serve_trials,
-        train_loop_config={"broker": broker, "lane": lane},
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=resources.workers,
-            use_gpu=resources.use_gpu,
-            resources_per_worker=resources.per_worker(),
-        ),
-        run_config=ray.train.RunConfig(
-            name=f"lane-{lane}",
-            storage_path=storage_path,
-            failure_config=ray.train.FailureConfig(max_failures=max_restarts),
-        ),
-    )
     try:
-        trainer.fit()
+        TorchTrainer(
+            serve_trials,
+            train_loop_config={"broker": broker, "lane": lane},
+            scaling_config=ray.train.ScalingConfig(
+                num_workers=resources.workers,
+                use_gpu=resources.use_gpu,
+                resources_per_worker=resources.per_worker(),
+            ),
+            run_config=ray.train.RunConfig(
+                name=f"lane-{lane}",
+                storage_path=storage_path,
+                failure_config=ray.train.FailureConfig(max_failures=max_restarts),
+            ),
+        ).fit()
     except Exception as error:  # whatever ended the job, its waiting trials must hear
-        ray.get(broker.lane_lost.remote(lane, f"lane {lane} ended: {describe_failure(error)}"))
+        reason = f"lane {lane} ended: {describe_failure(error)}"
+        with contextlib.suppress(ray.exceptions.RayError):  # no broker: the sweep is over
+            ray.get(broker.lane_lost.remote(lane, reason))
 
 
 @dataclasses.dataclass
 class TrainPool:
-    """A sweep's broker and its running lanes (driver side)."""
+    """A sweep's broker and its running lanes (driver side).
+
+    Each lane's ``TorchTrainer.fit()`` runs in a thread of the sweep's driver, as a Train
+    job started from a script does: its controller lives beside the driver and dies with
+    it. (Run as a Ray task instead, each lane first paid a process of its own and its
+    imports: 2 to 3 s more before its first trial on a 2-core machine.)
+    """
 
     broker: Any
-    lane_jobs: list[Any]
+    lanes: list[threading.Thread]
 
     @classmethod
     def start(
@@ -380,24 +388,37 @@ class TrainPool:
     ) -> TrainPool:
         """Start ``lanes`` lanes; each may restart its workers once per trial and failure."""
         import ray
+        import ray.train.torch  # here: imported by several threads at once, it would fail
 
         broker = ray.remote(num_cpus=0, max_concurrency=1000)(TrialBroker).remote(
             lanes, max_failures
         )
-        launch = ray.remote(num_cpus=0, memory=LANE_DRIVER_MEMORY_BYTES, max_retries=0)(run_lane)
         restarts = (max_failures + 1) * max(trials, 1)
-        jobs = [
-            launch.remote(broker, lane, resources, str(storage_path), restarts)
+        threads = [
+            threading.Thread(
+                target=run_lane,
+                args=(broker, lane, resources, str(storage_path), restarts),
+                name=f"bench-lane-{lane}",
+                daemon=True,  # a lane still in a trial's epoch never holds the process up
+            )
             for lane in range(lanes)
         ]
-        return cls(broker, jobs)
+        for thread in threads:
+            thread.start()
+        return cls(broker, threads)
 
     def close(self, timeout_s: float = 120.0) -> None:
-        """Let every lane finish its loop and its job; lanes that do not are cancelled."""
+        """Let every lane finish its loop and its job, waiting up to ``timeout_s`` in all.
+
+        A lane still inside a trial's epoch leaves it at the epoch's end (its trial was
+        cancelled); its thread is not waited for past the timeout, and its job ends with
+        this process if not before.
+        """
         import ray
 
         ray.get(self.broker.close.remote())
-        _, stuck = ray.wait(self.lane_jobs, num_returns=len(self.lane_jobs), timeout=timeout_s)
-        for job in stuck:
-            ray.cancel(job, force=True)
-        ray.kill(self.broker)
+        deadline = time.monotonic() + timeout_s
+        for thread in self.lanes:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if not any(thread.is_alive() for thread in self.lanes):
+            ray.kill(self.broker)
