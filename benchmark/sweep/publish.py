@@ -31,6 +31,7 @@ from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import load_sweep
 from benchmark.sweep.cells import Cell, plan_sweep, trial_config
 from benchmark.sweep.store import SweepDirectory
+from benchmark.train.checkpoints import TrialCheckpoints
 
 
 @dataclass
@@ -147,7 +148,10 @@ class TrialPublisher:
 
     def _write(self, record: dict[str, Any], config: dict[str, Any]) -> None:
         """Log ``record``'s MLflow run, then write its id into its rows and record."""
-        checkpoint = record["metrics"].get("checkpoint_path") if self._log_models else None
+        checkpoint = None
+        if self._log_models:
+            final = TrialCheckpoints(self._directory.checkpoint_dir(record["trial_id"])).final()
+            checkpoint = None if final is None else str(final)
         run_id = self._tracker.log_trial(record, config, checkpoint_path=checkpoint)
         self._write_facts(record, config, run_id)
 

@@ -59,6 +59,15 @@ class TrialCheckpoints:
         """The trial's complete checkpoints, oldest first."""
         return sorted(self.folder.glob(f"{CHECKPOINT_PREFIX}*"))
 
+    def final(self) -> Path | None:
+        """The trial's final checkpoint (the weights its test figures were measured on), if
+        it got that far."""
+        for path in reversed(self.paths()):
+            # Memory-mapped: only the few plain values read here leave the disk.
+            if torch.load(path / STATE_FILE, weights_only=True, mmap=True).get("final"):
+                return path
+        return None
+
     def resume_state(self) -> dict[str, Any] | None:
         """The state to train on from: the newest checkpoint taken during training (a final
         one holds no optimizer; a trial stopped after it has only its evaluation to redo)."""

@@ -3,8 +3,8 @@
 One real sweep: two trials of two DDP workers each, run one after the other by the same
 lane (a ``TorchTrainer`` started once). A worker of each trial dies at its third epoch:
 Ray Train restarts the lane's workers, and the trial goes on from the last checkpoint the
-lane wrote into the trial's folder, every epoch reported once. How the broker hands trials out is tested in
-``tests/train/test_pool.py``; a pooled sweep killed and resumed in
+lane wrote into the trial's folder, every epoch reported once. How the broker hands trials
+out is tested in ``tests/train/test_pool.py``; a pooled sweep killed and resumed in
 ``tests/faults/test_driver_killed.py``.
 """
 

@@ -26,6 +26,7 @@ from data.formats import write_caltech101, write_cifar10, write_class_folders, w
 from benchmark.cli import cli
 from benchmark.models.weights import imagenet_file
 from benchmark.results.parquet import read_table
+from benchmark.results.tracking import local_store
 from benchmark.spec import load_sweep
 from benchmark.sweep.cells import plan_sweep
 
@@ -101,9 +102,22 @@ def test_the_sweep_file_runs_end_to_end_in_smoke_mode(
     for cell in plan.cells:
         assert cell.key in report.output
     if plan.spec.log_models:  # S2: its best checkpoint predicts classes of new images
+        _assert_checkpoints_logged_to_mlflow(trials, tmp_path)
         # ... on a machine without the ImageNet file: the checkpoint holds every weight.
         monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-hub"))
         _predict_new_images(trials.iloc[0], tmp_path, stand_ins["images"])
+
+
+def _assert_checkpoints_logged_to_mlflow(trials, results: Path) -> None:
+    """Each trial's MLflow run holds its final checkpoint (``log_models: true``)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=local_store(results)[0])
+    for run_id in trials["mlflow_run_id"]:
+        logged = [entry.path for entry in client.list_artifacts(run_id, "checkpoint")]
+        assert logged == ["checkpoint/state.pt"]
+        state = torch.load(client.download_artifacts(run_id, "checkpoint/state.pt"))
+        assert state["final"] is True
 
 
 def _predict_new_images(trial, results: Path, images: Path) -> None:

@@ -41,12 +41,14 @@ def test_a_restarted_trial_resumes_from_its_newest_training_checkpoint(tmp_path)
     checkpoints.save(_epoch_state(1))
     checkpoints.save(_epoch_state(2))
     assert checkpoints.resume_state()["epoch"] == 2
+    assert checkpoints.final() is None  # still training
 
     # Stopped after its final checkpoint (weights only) but before its record: it redoes
     # the final evaluation from its last epoch's state.
-    checkpoints.save({"epoch": 2, "model": {"w": torch.zeros(2)}, "final": True})
+    final = checkpoints.save({"epoch": 2, "model": {"w": torch.zeros(2)}, "final": True})
     resumed = checkpoints.resume_state()
     assert resumed["epoch"] == 2 and "optimizer" in resumed
+    assert checkpoints.final() == final  # what MLflow logs with log_models: true
 
 
 def test_a_checkpoint_cut_off_while_written_is_never_read(tmp_path):
