@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ def run_sweep(sweep_yaml: str, folder: Path) -> dict[str, Any]:
     from benchmark.sweep.run import start_sweep
 
     (folder / "sweep.yaml").write_text(sweep_yaml)
+    started_at = timestamp()
     started = time.perf_counter()
     outcome = start_sweep(
         folder / "sweep.yaml",
@@ -46,7 +48,7 @@ def run_sweep(sweep_yaml: str, folder: Path) -> dict[str, Any]:
         }
         for record in outcome.records
     ]
-    return {"wall_s": wall_s, "records": records}
+    return {"wall_s": wall_s, "started_at": started_at, "records": records}
 
 
 def run_plain_trial(config: dict[str, Any], device: str) -> dict[str, Any]:
@@ -54,12 +56,12 @@ def run_plain_trial(config: dict[str, Any], device: str) -> dict[str, Any]:
     with its start and end the way a sweep records its trials."""
     from benchmark.train.loop import run_locally
 
-    started = _timestamp()
+    started = timestamp()
     final = run_locally(config, device=device).reports[-1]
     return {
         "status": final["status"],
         "started_at": started,
-        "finished_at": _timestamp(),
+        "finished_at": timestamp(),
         **{key: final.get(key) for key in RECORD_FIGURES},
     }
 
@@ -123,13 +125,31 @@ def timeline(times: list[TrialTimes]) -> dict[str, float]:
     }
 
 
+def phases(figures: dict[str, Any]) -> str:
+    """Where one side's wall time went, for trials run one after another: until its first
+    trial's loop began (imports, Ray, MLflow, Tune, a lane's start), each later trial
+    (the median, and the training in it), and after the last trial ended."""
+    records = [r for r in figures["records"] if r.get("train_time_s") is not None]
+    records.sort(key=lambda r: r["started_at"])
+    origin = _seconds(figures["started_at"])
+    first_loop = _seconds(records[0]["finished_at"]) - records[0]["wall_time_s"] - origin
+    after = figures["wall_s"] - (_seconds(records[-1]["finished_at"]) - origin)
+    later = trial_times(records)[1:]
+    each = statistics.median(t.end - t.start for t in later) if later else float("nan")
+    training = statistics.median(t.train_s for t in later) if later else float("nan")
+    return (
+        f"{first_loop:.1f} s to the first trial's loop, then {each:.2f} s per trial "
+        f"(median; {training:.2f} s training), {after:.1f} s after the last"
+    )
+
+
 def busy_fraction(times: list[TrialTimes], slots: int) -> float:
     """Share of the slots' time spent training or evaluating, from first start to last end."""
     span = max(t.end for t in times) - min(t.start for t in times)
     return sum(t.work_s for t in times) / (slots * span)
 
 
-def _timestamp() -> str:
+def timestamp() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 

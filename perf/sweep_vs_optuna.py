@@ -103,6 +103,7 @@ def bench_side(execution: str, data_dir: Path, trials: Trials, count: int, devic
 def optuna_side(data_dir: Path, trials: Trials, count: int, device: str) -> dict[str, Any]:
     """One process: an Optuna study whose objective trains in that process, on the
     images decoded once (as the platform's lanes keep them)."""
+    started_at = sweep_timeline.timestamp()
     started = time.perf_counter()
     import optuna
 
@@ -120,7 +121,7 @@ def optuna_side(data_dir: Path, trials: Trials, count: int, device: str) -> dict
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
     with keep_datasets():  # a competent user decodes the data once, not once per trial
         study.optimize(objective, n_trials=count)
-    return {"wall_s": time.perf_counter() - started, "records": records}
+    return {"wall_s": time.perf_counter() - started, "started_at": started_at, "records": records}
 
 
 def run_levels(
@@ -237,6 +238,8 @@ def main() -> None:
                     f"({execution}) {sweep_timeline.steady_fixed_cost_s(times):.2f} s, Optuna "
                     f"{sweep_timeline.steady_fixed_cost_s(plain_times):.2f} s"
                 )
+                notes.append(f"bench ({execution}): {sweep_timeline.phases(platform)}")
+                notes.append(f"Optuna ({count} trials): {sweep_timeline.phases(plain)}")
     notes.append("both walls include start-up (bench: Ray; Optuna: imports)")
     harness.report(
         "Benchmark 3: sweep vs plain Optuna, one device",
