@@ -15,7 +15,6 @@ import contextlib
 import math
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from benchmark.cluster import RayConnection, connect_ray
+from benchmark.cluster import connect_ray
 from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
 from benchmark.results.tracking import MlflowTracker
@@ -68,10 +67,9 @@ def start_sweep(
     check_writable_dir(Path(results_dir))
     console = console or Console(stderr=True)
     check_inputs(plan, sweep_file, warn=_warner(console))  # data and weights, before Ray
-    # A cluster that cannot be reached or never fits a trial, or a tracking server that does
-    # not answer, fails before anything is written.
-    connection, tracker = _connect(address, mlflow_uri, Path(results_dir))
-    trials_at_once(plan, connection.resources, sweep_file)
+    # A cluster that cannot be reached, or never fits a trial, fails before anything is written.
+    trials_at_once(plan, connect_ray(address=address).resources, sweep_file)
+    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))  # unreachable: fail now
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
     directory = SweepDirectory.create(Path(results_dir), spec, sweep_id or new_sweep_id())
@@ -92,20 +90,8 @@ def resume_sweep(
     check_writable_dir(directory.path)
     console = console or Console(stderr=True)
     check_inputs(plan, directory.spec_file, warn=_warner(console))
-    _, tracker = _connect(address, mlflow_uri, Path(results_dir))
+    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
     return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
-
-
-def _connect(
-    address: str | None, mlflow_uri: str | None, results_dir: Path
-) -> tuple[RayConnection, MlflowTracker]:
-    """Ray and the MLflow store, connected at once: each takes seconds (Ray's processes;
-    the store's schema), and the sweep's lanes can start only once both have answered.
-    Ray's error, if any, is the one raised."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-connect") as executor:
-        tracking = executor.submit(MlflowTracker.connect, mlflow_uri, results_dir)
-        connection = connect_ray(address=address)
-        return connection, tracking.result()
 
 
 def _run(
