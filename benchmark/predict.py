@@ -26,7 +26,7 @@ from benchmark.errors import CheckpointError, DatasetError, ImageInputError
 from benchmark.models import WeightsChoice, create_model
 from benchmark.models.weights import structure_only
 from benchmark.sweep.store import SweepDirectory
-from benchmark.train.checkpoints import STATE_FILE
+from benchmark.train.checkpoints import CHECKPOINT_PREFIX, STATE_FILE
 
 #: What a folder of images is searched for (torchvision's ``IMG_EXTENSIONS``, as the
 #: class-folder datasets list them; copied because importing torchvision costs seconds).
@@ -34,7 +34,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 #: Keys of the model card every checkpoint needs for prediction.
 MODEL_CARD_KEYS = ("architecture", "model_hparams", "input_shape", "class_names", "mean", "std")
 #: Ray Train names a run's checkpoint folders ``checkpoint_<timestamp>``.
-CHECKPOINT_GLOB = f"checkpoint_*/{STATE_FILE}"
+CHECKPOINT_GLOB = f"{CHECKPOINT_PREFIX}*/{STATE_FILE}"
 
 
 @dataclass(frozen=True)

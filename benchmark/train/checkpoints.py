@@ -29,10 +29,12 @@ import torch
 
 STATE_FILE = "state.pt"
 
-#: How many of a trial's newest checkpoints stay on disk (its final one and the last
-#: epoch's, from which a trial killed in its final evaluation resumes).
+#: How many of a trial's newest checkpoints stay on disk, whichever way it ran (its final
+#: one and the last epoch's, from which a trial killed in its final evaluation resumes; the
+#: last epoch's holds the best weights too, inside the early-stopping state).
 CHECKPOINTS_KEPT = 2
 
+#: Ray Train's name for a checkpoint folder, followed by the time it was taken.
 CHECKPOINT_PREFIX = "checkpoint_"
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.train.checkpoints import CHECKPOINTS_KEPT
 from benchmark.train.config import TrialConfig
 from benchmark.train.loop import train_loop_per_worker
 
@@ -104,7 +105,7 @@ def run_training_job(
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             # The newest checkpoint holds both the latest state (to resume) and the best
             # weights (inside the early-stopping state), so two are enough.
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
             callbacks=callbacks or [],
         ),
     )
