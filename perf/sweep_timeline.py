@@ -128,17 +128,22 @@ def timeline(times: list[TrialTimes]) -> dict[str, float]:
 def phases(figures: dict[str, Any]) -> str:
     """Where one side's wall time went, for trials run one after another: until its first
     trial's loop began (imports, Ray, MLflow, Tune, a lane's start), each later trial
-    (the median, and the training in it), and after the last trial ended."""
+    (the median, and the training in it), and after the last trial ended. The first
+    trial's start (Tune's, on the platform's side) splits the wait before its loop into
+    what comes before any trial (imports, Ray, MLflow, Tune) and what a trial waits for
+    (a lane's worker group, a Train job's)."""
     records = [r for r in figures["records"] if r.get("train_time_s") is not None]
     records.sort(key=lambda r: r["started_at"])
     origin = _seconds(figures["started_at"])
+    first_start = _seconds(records[0]["started_at"]) - origin
     first_loop = _seconds(records[0]["finished_at"]) - records[0]["wall_time_s"] - origin
     after = figures["wall_s"] - (_seconds(records[-1]["finished_at"]) - origin)
     later = trial_times(records)[1:]
     each = statistics.median(t.end - t.start for t in later) if later else float("nan")
     training = statistics.median(t.train_s for t in later) if later else float("nan")
     return (
-        f"{first_loop:.1f} s to the first trial's loop, then {each:.2f} s per trial "
+        f"first trial started at {first_start:.1f} s and its loop at {first_loop:.1f} s, "
+        f"then {each:.2f} s per trial "
         f"(median; {training:.2f} s training), {after:.1f} s after the last"
     )
 

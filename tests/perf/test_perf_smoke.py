@@ -61,7 +61,7 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     records = list(kept.glob("*/results/*/*/trials/*.json"))
     assert bool(records) == (script in SWEEP_SCRIPTS), records
     if script == "sweep_vs_optuna.py":  # where each side's wall time went
-        phases = [note for note in figures["notes"] if "to the first trial's loop" in note]
+        phases = [note for note in figures["notes"] if "first trial started at" in note]
         assert [note.split(":")[0] for note in phases] == ["bench (inline)", "Optuna (2 trials)"]
     if script == "slots_busy.py":  # one run per packing level, and the fastest named
         assert len(list(kept.glob("sweep-inline-*"))) == 2
