@@ -154,6 +154,31 @@ def busy_fraction(times: list[TrialTimes], slots: int) -> float:
     return sum(t.work_s for t in times) / (slots * span)
 
 
+def steady_busy_fraction(times: list[TrialTimes], slots: int) -> float:
+    """``busy_fraction`` in steady state: from the first moment every slot was at work to
+    the last one (after it, fewer trials than slots were left).
+
+    That leaves out the start, while the slots' workers come up one by one (benchmark 3
+    measures it), and the tail, where some slots have no trial left. A trial's work is
+    taken to be the last ``work_s`` seconds before its end: its loop trains, evaluates,
+    then reports. NaN when no moment had every slot at work.
+    """
+    work = [(t.end - t.work_s, t.end) for t in times]
+    # Sweep the work intervals' edges in time order (an end before a start at one instant).
+    edges = sorted([(start, 1) for start, _ in work] + [(end, -1) for _, end in work])
+    at_work, begin, finish = 0, None, None
+    for instant, change in edges:
+        if change < 0 and at_work == slots:
+            finish = instant
+        at_work += change
+        if at_work == slots and begin is None:
+            begin = instant
+    if begin is None or finish is None or finish <= begin:
+        return float("nan")
+    busy = sum(max(0.0, min(end, finish) - max(start, begin)) for start, end in work)
+    return busy / (slots * (finish - begin))
+
+
 def timestamp() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
