@@ -13,7 +13,8 @@ excluded) says whether running trials side by side pays on this machine.
 
 ``--packing 1,2,4,8`` runs the platform's sides once per number of trials at once on the
 device (on a GPU each gets that share of it) and names the level with the most trials per
-minute: how many small trials to pack on a GPU is then a measurement, not a guess.
+minute, against the Optuna loop; ``bench packing`` makes the same measurement for a user's
+own sweep file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import harness
 import sweep_timeline
 from sweep_vs_optuna import SIZES, parser, run_levels, side_main, sides_for
 
+from benchmark.sweep.packing import trials_per_minute
+
 TARGET_BUSY = 0.9
 
 
@@ -33,9 +36,9 @@ def _slots(device: str) -> int:
 
 
 def _throughput(times: list[sweep_timeline.TrialTimes]) -> float:
-    """Trials per minute between the first trial's end and the last one's."""
-    ends = sorted(t.end for t in times)
-    return 60 * (len(ends) - 1) / (ends[-1] - ends[0])
+    """Trials per minute between the first trial's end and the last one's, as ``bench
+    packing`` counts them."""
+    return trials_per_minute([t.end for t in times])
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ def _register_commands() -> None:
     from benchmark.cli import data as data_commands
     from benchmark.cli import mlflow_ui
     from benchmark.cli import models as models_commands
+    from benchmark.cli import packing as packing_commands
     from benchmark.cli import predict as predict_commands
     from benchmark.cli import report as report_commands
     from benchmark.cli import sweep as sweep_commands
@@ -50,6 +51,7 @@ def _register_commands() -> None:
     cli.add_command(mlflow_ui.ui)
     cli.add_command(report_commands.report)
     cli.add_command(report_commands.results)
+    cli.add_command(packing_commands.packing)
     for command in (sweep_commands.validate, sweep_commands.submit, sweep_commands.resume,
                     sweep_commands.status, sweep_commands.logs,
                     sweep_commands.sync_mlflow):  # fmt: skip

@@ -26,3 +26,12 @@ def results_dir_option(purpose: str):
         type=click.Path(file_okay=False, path_type=Path),
         help=f"Results root (alias --storage; env {RESULTS_ENV}): {purpose}",
     )
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override a key of the sweep file, e.g. --set search.trials_per_cell=4; repeatable.",
+)

@@ -6,16 +6,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.cli.options import results_dir_option
+from benchmark.cli.options import results_dir_option, set_option
 from benchmark.errors import BenchError
 
-_set_option = click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY.PATH=VALUE",
-    help="Override a key of the sweep file, e.g. --set search.trials_per_cell=4; repeatable.",
-)
 _results_option = results_dir_option("results go to RESULTS_DIR/<sweep-name>/<sweep-id>/.")
 _mlflow_option = click.option(
     "--mlflow-uri",
@@ -32,7 +25,7 @@ _address_option = click.option(
 
 @click.command()
 @click.argument("sweep_file", type=click.Path(dir_okay=False))
-@_set_option
+@set_option
 def validate(sweep_file, overrides) -> None:
     """Check SWEEP_FILE (schema, names, values) without running anything."""
     from benchmark.spec import load_sweep
@@ -48,7 +41,7 @@ def validate(sweep_file, overrides) -> None:
 
 @click.command()
 @click.argument("sweep_file", type=click.Path(dir_okay=False))
-@_set_option
+@set_option
 @_results_option
 @_address_option
 @click.option("--dry-run", is_flag=True, help="Print the resolved sweep and exit.")

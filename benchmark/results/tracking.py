@@ -109,15 +109,17 @@ class MlflowTracker:
 
     @classmethod
     def connect(cls, tracking_uri: str | None, results_dir: Path | str) -> MlflowTracker:
-        """The tracker for ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the local store.
+        """The tracker for ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the local store
+        (also when ``tracking_uri`` names it: its artifacts then go beside it as well).
 
         Raises ``TrackingError`` at once when a server does not answer, instead of after
         MLflow's own retries (minutes) once the first trial has finished.
         """
-        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+        store_uri, store_artifacts = local_store(results_dir)
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or store_uri
         artifact_root = None
-        if uri is None:
-            uri, artifact_root = local_store(results_dir)
+        if uri == store_uri:
+            artifact_root = store_artifacts
             artifact_root.mkdir(parents=True, exist_ok=True)
         elif uri.startswith(("http://", "https://")):
             _probe_server(uri)
