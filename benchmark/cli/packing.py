@@ -42,7 +42,7 @@ def _levels(_context, _parameter, text: str | None) -> list[int] | None:
     "--trials",
     type=click.IntRange(min=2),
     default=None,
-    help="Trials per level (default: 3 per trial at once, at least 4).",
+    help="Trials per level (default: 3 per trial at once, at least 6).",
 )
 @click.option(
     "--epochs",

@@ -31,8 +31,12 @@ from benchmark.files import write_atomically
 from benchmark.spec import SweepFileError, SweepSpec, load_sweep
 from benchmark.yaml_values import dump_yaml
 
-#: Trials per trial slot at each level: enough for the rate after the first to mean something.
+#: Trials per trial slot at each level, and at least ``MIN_TRIALS``: enough for the rate
+#: after the first trial to mean something. The first level also pays the first sweep's
+#: one-time work in the driver (a new MLflow store, the plotting imports); on a 2-core
+#: machine that slowed its first trials by several times, so a level is never 2 trials.
 TRIALS_PER_SLOT = 3
+MIN_TRIALS = 6
 STATUS_COMPLETED = "completed"
 
 
@@ -172,7 +176,7 @@ def _level_values(
         stop={},
     )
     values["search"].update(
-        trials_per_cell=trials_per_level or max(4, TRIALS_PER_SLOT * at_once),
+        trials_per_cell=trials_per_level or max(MIN_TRIALS, TRIALS_PER_SLOT * at_once),
         max_concurrent=at_once,
     )
     if epochs is not None:
