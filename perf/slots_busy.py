@@ -26,8 +26,6 @@ import harness
 import sweep_timeline
 from sweep_vs_optuna import SIZES, parser, run_levels, side_main, sides_for
 
-from benchmark.sweep.packing import trials_per_minute
-
 TARGET_BUSY = 0.9
 
 
@@ -38,6 +36,8 @@ def _slots(device: str) -> int:
 def _throughput(times: list[sweep_timeline.TrialTimes]) -> float:
     """Trials per minute between the first trial's end and the last one's, as ``bench
     packing`` counts them."""
+    from benchmark.sweep.packing import trials_per_minute  # not in the sides' processes
+
     return trials_per_minute([t.end for t in times])
 
 

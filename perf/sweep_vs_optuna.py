@@ -193,16 +193,13 @@ def parser(description: str, default_levels_help: str = "1"):
 
 
 def _packing_levels(text: str) -> list[int]:
+    # Imported here: a side's process must not import the platform before its clock starts.
+    from benchmark.sweep.packing import parse_levels
+
     try:
-        levels = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        levels = []
-    if not levels or min(levels) < 1:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give one or more whole numbers of trials at once, at least 1, "
-            "comma-separated (e.g. 1,2,4,8)"
-        )
-    return sorted(set(levels))
+        return parse_levels(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main() -> None:

@@ -13,18 +13,14 @@ from benchmark.cli.options import set_option
 
 
 def _levels(_context, _parameter, text: str | None) -> list[int] | None:
+    from benchmark.sweep.packing import parse_levels
+
     if text is None:
         return None
     try:
-        levels = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        levels = []
-    if not levels or min(levels) < 1:
-        raise click.BadParameter(
-            f"{text!r}: give whole numbers of trials at once, at least 1, comma-separated "
-            "(e.g. 1,2,4,8)"
-        )
-    return levels
+        return parse_levels(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @click.command()

@@ -68,6 +68,20 @@ class PackingLevel:
         return " ".join(f"--set {value}" for value in values)
 
 
+def parse_levels(text: str) -> list[int]:
+    """``"1,2,4"`` as ``[1, 2, 4]``; ``ValueError`` (its message says what to write) else."""
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise ValueError(
+            f"{text!r}: give one or more whole numbers of trials at once, at least 1, "
+            "comma-separated (e.g. 1,2,4,8)"
+        )
+    return sorted(set(levels))
+
+
 def default_levels(spec: SweepSpec, cluster: dict[str, float]) -> list[int]:
     """1, 2, 4 and 8 trials on a GPU; on CPUs, powers of two up to one trial per core."""
     if spec.resources.gpus_per_worker > 0:
