@@ -49,6 +49,11 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     assert (figures["size"], figures["device"]) == ("tiny", "cpu")
     assert figures["rows"]
     for row in figures["rows"]:
+        if "steady state" in row["name"] and math.isnan(row["platform"]):
+            # Two tiny trials on two slots may never both be at work at once: no steady
+            # state to measure, said as NaN (a figure never invented), and not met.
+            assert row["met"] is False, row
+            continue
         assert row["platform"] > 0 and row["baseline"] > 0, row
         assert math.isclose(row["ratio"], row["platform"] / row["baseline"], rel_tol=1e-9)
         if row["target"] is not None:
