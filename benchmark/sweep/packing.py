@@ -37,7 +37,6 @@ from benchmark.yaml_values import dump_yaml
 #: machine that slowed its first trials by several times, so a level is never 2 trials.
 TRIALS_PER_SLOT = 3
 MIN_TRIALS = 6
-STATUS_COMPLETED = "completed"
 
 
 @dataclass(frozen=True)
@@ -204,6 +203,8 @@ def _share(cpus: float, gpus: float) -> str:
 
 
 def _measurement(at_once: int, values: dict[str, Any], outcome) -> PackingLevel:
+    from benchmark.train.loop import STATUS_COMPLETED  # torch: loaded by the sweep by now
+
     completed = [r for r in outcome.records if r["status"] == STATUS_COMPLETED]
     ends = [datetime.fromisoformat(r["finished_at"]).timestamp() for r in completed]
     train = [r["metrics"]["train_time_s"] for r in completed]
