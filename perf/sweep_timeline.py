@@ -127,11 +127,9 @@ def timeline(times: list[TrialTimes]) -> dict[str, float]:
 
 def phases(figures: dict[str, Any]) -> str:
     """Where one side's wall time went, for trials run one after another: until its first
-    trial's loop began (imports, Ray, MLflow, Tune, a lane's start), each later trial
-    (the median, and the training in it), and after the last trial ended. The first
-    trial's start (Tune's, on the platform's side) splits the wait before its loop into
-    what comes before any trial (imports, Ray, MLflow, Tune) and what a trial waits for
-    (a lane's worker group, a Train job's)."""
+    trial started (imports, Ray, MLflow, Tune) and until that trial's loop began (a
+    lane's or a Train job's worker group), each later trial (the median, and the training
+    in it), and after the last trial ended."""
     records = [r for r in figures["records"] if r.get("train_time_s") is not None]
     records.sort(key=lambda r: r["started_at"])
     origin = _seconds(figures["started_at"])

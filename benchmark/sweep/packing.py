@@ -51,7 +51,6 @@ class PackingLevel:
     #: After the first trial's end, so the lanes' start is left out; NaN below two trials.
     trials_per_minute: float
     median_train_s: float
-    sweep_path: Path
 
     @property
     def share(self) -> str:
@@ -216,7 +215,6 @@ def _measurement(at_once: int, values: dict[str, Any], outcome) -> PackingLevel:
         failed=len(outcome.records) - len(completed),
         trials_per_minute=trials_per_minute(ends),
         median_train_s=statistics.median(train) if train else float("nan"),
-        sweep_path=outcome.directory.path,
     )
 
 
