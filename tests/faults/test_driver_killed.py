@@ -25,14 +25,15 @@ architectures: [mlp]
 datasets: [digits]
 search:
   algorithm: random
-  trials_per_cell: 3
+  trials_per_cell: {trials}
   max_concurrent: 1
 space:
-  lr: {type: loguniform, low: 1.0e-3, high: 1.0e-2}
+  lr: {{type: loguniform, low: 1.0e-3, high: 1.0e-2}}
 fixed:
   epochs: 1
   batch_size: 64
   measure_inference: false
+resources: {{execution: {execution}}}
 """
 
 
@@ -59,10 +60,12 @@ def _wait_for(condition, process: subprocess.Popen, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("execution", ["pooled", "train"])
-def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, execution):
+# A Train job per trial takes tens of seconds, so its next trial cannot be recorded before
+# the kill: two trials cover it. A lane's trials take about a second: three.
+@pytest.mark.parametrize(("execution", "trials"), [("pooled", 3), ("train", 2)])
+def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, execution, trials):
     sweep_file = tmp_path / "killed.yaml"
-    sweep_file.write_text(SWEEP + f"resources: {{execution: {execution}}}\n")
+    sweep_file.write_text(SWEEP.format(trials=trials, execution=execution))
     results = tmp_path / "results"
     arguments = ["--results-dir", str(results), "--quiet"]
     driver = _bench("submit", str(sweep_file), "--sweep-id", "kill-me", *arguments)
@@ -74,7 +77,7 @@ def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, exe
         driver.wait()
     first = directory.records()
     # Killed as soon as a trial was recorded; a fast next trial may have made it too.
-    assert 1 <= len(first) < 3 and {r["status"] for r in first} == {"completed"}
+    assert 1 <= len(first) < trials and {r["status"] for r in first} == {"completed"}
     assert directory.state()["state"] == "interrupted"
 
     resumed = _bench("resume", "kill-me", *arguments)
@@ -82,8 +85,8 @@ def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, exe
     assert resumed.returncode == 0, output
 
     records = directory.records()
-    assert [r["trial_number"] for r in records] == [0, 1, 2]
-    assert len({r["trial_id"] for r in records}) == 3
+    assert [r["trial_number"] for r in records] == list(range(trials))
+    assert len({r["trial_id"] for r in records}) == trials
     assert all(r["status"] == "completed" for r in records)
     # The finished trials were kept, not re-run. A trial whose MLflow run the killed
     # driver had not logged yet (the publisher's thread does it after the record) was
@@ -92,7 +95,7 @@ def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, exe
         _without_run_id(r) for r in first
     ]
     assert directory.state()["state"] == "finished"
-    assert "sweep kill-me finished: 3 completed" in output
+    assert f"sweep kill-me finished: {trials} completed" in output
     _assert_no_duplicates_in_parquet_or_mlflow(directory, results, records)
 
 
