@@ -50,7 +50,8 @@ from benchmark.overrides import apply_overrides
 def train(architecture, dataset, overrides, workers, cpus_per_worker, gpus_per_worker,
           max_failures, data_dir, offline, storage, address, as_json) -> None:  # fmt: skip
     """Train one architecture on one dataset as a Ray Train job and print its metrics."""
-    from benchmark.train.job import WorkerResources, train_once
+    from benchmark.train.job import train_once
+    from benchmark.train.resources import WorkerResources
 
     config = apply_overrides(
         {"architecture": architecture, "dataset": dataset, "data_dir": data_dir,

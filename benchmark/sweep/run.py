@@ -32,8 +32,8 @@ from benchmark.sweep.cells import SweepPlan, plan_sweep
 from benchmark.sweep.preflight import check_inputs
 from benchmark.sweep.publish import TrialPublisher, compact_tables, discard_unrecorded
 from benchmark.sweep.store import SweepDirectory, new_sweep_id
-from benchmark.train.job import WorkerResources
 from benchmark.train.pool import TrainPool
+from benchmark.train.resources import WorkerResources
 
 TRIAL_DRIVER_MEMORY_BYTES = 64 * 1024**2
 

@@ -22,7 +22,7 @@ from typing import Any
 from benchmark.sweep.cells import Cell, trial_config
 from benchmark.sweep.pooled import run_pooled_trial
 from benchmark.sweep.store import SweepDirectory
-from benchmark.train.job import WorkerResources, run_training_job
+from benchmark.train.resources import WorkerResources
 
 
 def run_sweep_trial(
@@ -51,6 +51,8 @@ def run_sweep_trial(
     if execution == "pooled":
         run_pooled_trial(values, broker, trial_id, directory.checkpoint_dir(trial_id))
         return
+    from benchmark.train.job import run_training_job  # torch: only where this process trains
+
     outcome = run_training_job(
         values,
         resources,

@@ -14,6 +14,10 @@ The folder is on the sweep's results directory, which a cluster's nodes share. E
 checkpoint is written under a temporary name and renamed, so a reader never sees half of
 one; only the newest ``CHECKPOINTS_KEPT`` are kept, as a Ray Train job of the sweep keeps
 them.
+
+torch is imported where a checkpoint is read or written: the processes that only relay a
+sweep's trials (its broker, a lane's Train controller, each Tune trial) load this module
+but never touch a checkpoint, and importing torch would cost each of them seconds.
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import torch
 
 STATE_FILE = "state.pt"
 
@@ -64,6 +66,8 @@ class TrialCheckpoints:
     def final(self) -> Path | None:
         """The trial's final checkpoint (the weights its test figures were measured on), if
         it got that far."""
+        import torch
+
         for path in reversed(self.paths()):
             # Memory-mapped: only the few plain values read here leave the disk.
             if torch.load(path / STATE_FILE, weights_only=True, mmap=True).get("final"):
@@ -83,6 +87,8 @@ class TrialCheckpoints:
 def save_state(directory: Path, state: dict[str, Any]) -> Path:
     """Write a checkpoint's training state into ``directory``; the file holds only tensors
     and plain data."""
+    import torch
+
     path = directory / STATE_FILE
     torch.save(state, path)
     return path
@@ -90,4 +96,6 @@ def save_state(directory: Path, state: dict[str, Any]) -> Path:
 
 def load_state(directory: Path) -> dict[str, Any]:
     """Read a checkpoint written by ``save_state``; refuses pickled code (weights_only)."""
+    import torch
+
     return torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)

@@ -15,33 +15,10 @@ from typing import Any
 
 from benchmark.train.checkpoints import CHECKPOINTS_KEPT
 from benchmark.train.config import TrialConfig
-from benchmark.train.loop import train_loop_per_worker
+from benchmark.train.resources import WorkerResources
 
 STATUS_FAILED = "failed"
 OUT_OF_MEMORY = "out_of_memory"
-
-
-@dataclass(frozen=True)
-class WorkerResources:
-    """What each trial asks of the cluster."""
-
-    workers: int = 1
-    cpus_per_worker: float = 1.0
-    gpus_per_worker: float = 0.0
-    memory_per_worker_gb: float | None = None
-
-    @property
-    def use_gpu(self) -> bool:
-        return self.gpus_per_worker > 0
-
-    def per_worker(self) -> dict[str, float]:
-        """Ray resources of one worker: memory is reserved too when the trial is capped."""
-        resources = {"CPU": self.cpus_per_worker}
-        if self.use_gpu:
-            resources["GPU"] = self.gpus_per_worker
-        if self.memory_per_worker_gb is not None:
-            resources["memory"] = self.memory_per_worker_gb * 2**30
-        return resources
 
 
 @dataclass
@@ -90,6 +67,8 @@ def run_training_job(
     """Run ``config`` as a ``TorchTrainer`` job and wait for it; never raises for a bad trial."""
     import ray.train
     from ray.train.torch import TorchTrainer
+
+    from benchmark.train.loop import train_loop_per_worker  # torch: not for a relaying process
 
     trainer = TorchTrainer(
         train_loop_per_worker,

@@ -28,13 +28,14 @@ import dataclasses
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchmark.data.registry import keep_datasets
 from benchmark.train.checkpoints import TrialCheckpoints
-from benchmark.train.job import STATUS_FAILED, WorkerResources, describe_failure
-from benchmark.train.loop import run_trial
-from benchmark.train.runtime import RayTrainRuntime
+from benchmark.train.job import STATUS_FAILED, describe_failure
+from benchmark.train.resources import WorkerResources
+
+if TYPE_CHECKING:
+    from benchmark.train.runtime import RayTrainRuntime
 
 
 class TrialCancelled(Exception):
@@ -302,6 +303,12 @@ def serve_trials(lane_config: dict[str, Any]) -> None:
     again from its last checkpoint, as a Ray Train job's would, up to ``max_failures``.
     """
     import ray
+
+    # Imported here, in the lane's workers: the broker's process and the lane's Train
+    # controller load this module too, and never train.
+    from benchmark.data.registry import keep_datasets
+    from benchmark.train.loop import run_trial
+    from benchmark.train.runtime import RayTrainRuntime
 
     broker, lane = lane_config["broker"], lane_config["lane"]
     worker = RayTrainRuntime()

@@ -64,3 +64,42 @@ def test_every_trial_ran_on_the_one_lane_and_checkpointed_into_a_folder_of_its_o
         assert len(checkpoints) == CHECKPOINTS_KEPT
         assert [load_state(path).get("final", False) for path in checkpoints] == [False, True]
         assert load_state(checkpoints[0])["epoch"] == 3
+
+
+def test_the_processes_that_only_relay_trials_never_import_torch(tmp_path):
+    """A Tune trial of a pooled sweep only relays its lane's reports, and the broker and a
+    lane's Train controller only hand trials on: what they import and unpickle (the
+    trainable, the cells, the resources, the sweep folder; the pool's module, whose
+    ``serve_trials`` is the lane's loop) leaves torch out, which would cost each of those
+    processes seconds and hundreds of MB while the lanes start."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from benchmark.spec import load_sweep
+    from benchmark.sweep.cells import plan_sweep
+    from benchmark.sweep.store import SweepDirectory
+    from benchmark.train.resources import WorkerResources
+
+    sweep_file = Path(__file__).resolve().parents[2] / "sweeps" / "quickstart.yaml"
+    plan = plan_sweep(load_sweep(sweep_file), source=sweep_file)
+    parameters = tmp_path / "parameters.pickle"
+    parameters.write_bytes(
+        pickle.dumps(
+            {
+                "cells": {cell.key: cell for cell in plan.cells},
+                "resources": WorkerResources(1, 1.0),
+                "directory": SweepDirectory(tmp_path / "sweep"),
+            }
+        )
+    )
+    code = (
+        "import pickle, sys, ray.tune, benchmark.sweep.trainable, benchmark.train.pool; "
+        f"pickle.loads(open({str(parameters)!r}, 'rb').read()); "
+        "print(sorted({n.split('.')[0] for n in sys.modules} & {'torch', 'torchvision'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import cli
-from benchmark.train.job import WorkerResources, run_training_job
+from benchmark.train.job import run_training_job
+from benchmark.train.resources import WorkerResources
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
