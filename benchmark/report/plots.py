@@ -25,14 +25,8 @@ NAMED_TICKS_MAX_CLASSES = 60
 
 
 def new_figure(width_in: float, height_in: float) -> Figure:
-    """A figure on its own Agg canvas: no display, no pyplot state, freed when dropped.
-
-    Its layout is matplotlib's "tight" one: for these figures (one or two axes, a colour
-    bar, legends inside the axes) it leaves the same margins as the "constrained" solver
-    at about half the CPU time to draw and save, and a sweep's driver draws two figures
-    per finished trial on the cores its trials train on.
-    """
-    figure = Figure(figsize=(width_in, height_in), layout="tight")
+    """A figure on its own Agg canvas: no display, no pyplot state, freed when dropped."""
+    figure = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
