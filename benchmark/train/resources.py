@@ -1,8 +1,9 @@
 """What each trial asks of the cluster, in a module that imports neither torch nor Ray.
 
 A sweep hands it to every Tune trial; a pooled trial's process only relays its lane's
-reports and never trains, so what it unpickles must not import torch (about 2 s and
-300 MB per trial process, paid while the lanes start on the same cores).
+reports and never trains, so what it unpickles must not import torch: with it, each such
+process took 2.7 s of imports and held 758 MB, against 207 MB without, on the cores and
+memory the lanes start on.
 """
 
 from __future__ import annotations
