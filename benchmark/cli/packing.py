@@ -56,8 +56,8 @@ def packing(sweep_file, overrides, levels, trials, epochs, keep) -> None:
     """Measure how many trials of SWEEP_FILE's first cell to run at once on one device.
 
     Each level is a short sweep of its own, each trial holding 1/N of one GPU (or of the
-    cores); the level that ran the most trials per minute, every trial completed, is the
-    one to set.
+    cores); the level that ran the most completed trials per minute, none failed, is
+    the one to set.
     """
     from benchmark.sweep.packing import best_level, measure_packing
 
@@ -65,13 +65,20 @@ def packing(sweep_file, overrides, levels, trials, epochs, keep) -> None:
         sweep_file, overrides, levels, trials, epochs, keep, Console(stderr=True)
     )
     table = Table(
-        "at once", "each trial", "completed", "failed", "trials per minute", "median training"
+        "at once",
+        "each trial",
+        "completed",
+        "diverged",
+        "failed",
+        "trials per minute",
+        "median training",
     )
     for level in measured:
         table.add_row(
             str(level.at_once),
             level.share,
             str(level.completed),
+            str(level.diverged),
             str(level.failed),
             _figure(level.trials_per_minute, "{:.1f}"),
             _figure(level.median_train_s, "{:.2f} s"),

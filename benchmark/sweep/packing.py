@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shutil
 import statistics
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +45,9 @@ class PackingLevel:
     cpus_per_worker: float
     gpus_per_worker: float
     completed: int
+    #: Trials whose loss collapsed: the search's doing, not the packing's; not in the rate.
+    diverged: int
+    #: Trials that ended in an error (out of memory included): the level is not eligible.
     failed: int
     #: After the first trial's end, so the lanes' start is left out; NaN below two trials.
     trials_per_minute: float
@@ -121,7 +122,8 @@ def measure_packing(
     levels = sorted(set(levels or default_levels(spec, cluster)))
     console = console or Console(stderr=True)
     measured = []
-    with _folder(keep_dir) as folder:
+    with _folder(keep_dir) as kept:
+        folder = Path(kept)
         for at_once in levels:
             level_file = folder / f"{spec.name}-packing-{at_once}.yaml"
             values = _level_values(spec, sweep_file, at_once, cluster, trials_per_level, epochs)
@@ -141,7 +143,7 @@ def measure_packing(
 
 
 def best_level(levels: list[PackingLevel]) -> PackingLevel | None:
-    """The level with the most trials per minute among those whose every trial completed."""
+    """The level with the most trials per minute among those where no trial failed."""
     eligible = [level for level in levels if not level.failed and level.completed >= 2]
     return max(eligible, key=lambda level: level.trials_per_minute, default=None)
 
@@ -202,9 +204,10 @@ def _share(cpus: float, gpus: float) -> str:
 
 
 def _measurement(at_once: int, values: dict[str, Any], outcome) -> PackingLevel:
-    from benchmark.train.loop import STATUS_COMPLETED  # torch: loaded by the sweep by now
+    from benchmark.train.loop import STATUS_COMPLETED, STATUS_DIVERGED  # torch: loaded by now
 
     completed = [r for r in outcome.records if r["status"] == STATUS_COMPLETED]
+    diverged = sum(r["status"] == STATUS_DIVERGED for r in outcome.records)
     ends = [datetime.fromisoformat(r["finished_at"]).timestamp() for r in completed]
     train = [r["metrics"]["train_time_s"] for r in completed]
     return PackingLevel(
@@ -212,20 +215,16 @@ def _measurement(at_once: int, values: dict[str, Any], outcome) -> PackingLevel:
         cpus_per_worker=values["resources"]["cpus_per_worker"],
         gpus_per_worker=values["resources"].get("gpus_per_worker", 0.0),
         completed=len(completed),
-        failed=len(outcome.records) - len(completed),
+        diverged=diverged,
+        failed=len(outcome.records) - len(completed) - diverged,
         trials_per_minute=trials_per_minute(ends),
         median_train_s=statistics.median(train) if train else float("nan"),
     )
 
 
-@contextlib.contextmanager
-def _folder(keep_dir: Path | None) -> Iterator[Path]:
-    if keep_dir is not None:
-        keep_dir.mkdir(parents=True, exist_ok=True)
-        yield keep_dir.resolve()
-        return
-    folder = Path(tempfile.mkdtemp(prefix="bench-packing-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def _folder(keep_dir: Path | None) -> contextlib.AbstractContextManager[str | Path]:
+    """``keep_dir`` (made if missing), else a temporary folder removed afterwards."""
+    if keep_dir is None:
+        return tempfile.TemporaryDirectory(prefix="bench-packing-", ignore_cleanup_errors=True)
+    keep_dir.mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(keep_dir.resolve())

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import cli
@@ -82,3 +84,26 @@ def test_levels_must_be_whole_numbers_of_at_least_one(tmp_path):
     result = CliRunner().invoke(cli, ["packing", str(sweep_file), "--levels", "4,0"])
     assert result.exit_code == 2
     assert "--levels" in result.output and "at least 1" in result.output
+
+
+def test_a_diverged_trial_is_counted_as_such_and_a_failed_one_rules_its_level_out():
+    from benchmark.sweep.packing import _measurement, best_level
+    from benchmark.sweep.run import SweepOutcome
+
+    def record(status: str, end_s: int) -> dict:
+        return {"status": status, "finished_at": f"2026-11-27T10:00:{end_s:02d}+00:00",
+                "metrics": {"train_time_s": 1.0}}  # fmt: skip
+
+    def level(at_once: int, statuses: list[str]):
+        records = [record(status, 10 * number) for number, status in enumerate(statuses)]
+        values = {"resources": {"cpus_per_worker": 2 / at_once}}
+        return _measurement(at_once, values, SweepOutcome(SweepDirectory(Path(".")), records))
+
+    diverging = level(1, ["completed", "diverged", "completed", "completed"])
+    failing = level(2, ["completed", "completed", "completed", "failed", "out_of_memory"])
+    assert (diverging.completed, diverging.diverged, diverging.failed) == (3, 1, 0)
+    assert (failing.completed, failing.diverged, failing.failed) == (3, 0, 2)
+    # Completed trials only: 2 more ended in the 30 s after the first (at 0, 20 and 30 s).
+    assert diverging.trials_per_minute == pytest.approx(60 * 2 / 30)
+    assert failing.trials_per_minute > diverging.trials_per_minute  # yet never chosen
+    assert best_level([diverging, failing]) is diverging
