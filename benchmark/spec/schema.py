@@ -235,10 +235,10 @@ class Resources(_Strict):
     """What one trial asks of the cluster: Ray Train workers (DDP ranks) and their share.
 
     ``execution`` says how a trial's Ray Train work is started. ``pooled`` (the default)
-    starts one ``TorchTrainer`` per trial that runs at once and keeps it for the sweep: each
+    starts one Ray Train job per trial that runs at once and keeps it for the sweep: each
     runs trial after trial (``benchmark.train.pool``) with the same per-worker loop, DDP,
     checkpoints and worker restarts, at under a second of fixed cost per trial instead of
-    tens of seconds. ``train`` starts a ``TorchTrainer`` of its own for every trial. ``inline``
+    tens of seconds. ``train`` starts a Ray Train job of its own for every trial. ``inline``
     runs the loop inside the Tune trial's own process, one worker and no Ray Train; a dead
     worker is then not restarted from its checkpoint.
 

@@ -34,6 +34,7 @@ from benchmark.sweep.publish import TrialPublisher, compact_tables, discard_unre
 from benchmark.sweep.store import SweepDirectory, new_sweep_id
 from benchmark.train.pool import TrainPool
 from benchmark.train.resources import WorkerResources
+from benchmark.train.trainers import prepare_train_start
 
 TRIAL_DRIVER_MEMORY_BYTES = 64 * 1024**2
 
@@ -68,7 +69,7 @@ def start_sweep(
     console = console or Console(stderr=True)
     check_inputs(plan, sweep_file, warn=_warner(console))  # data and weights, before Ray
     # A cluster that cannot be reached, or never fits a trial, fails before anything is written.
-    trials_at_once(plan, connect_ray(address=address).resources, sweep_file)
+    _start_ray(plan, address, sweep_file)
     tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))  # unreachable: fail now
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
@@ -90,6 +91,7 @@ def resume_sweep(
     check_writable_dir(directory.path)
     console = console or Console(stderr=True)
     check_inputs(plan, directory.spec_file, warn=_warner(console))
+    _start_ray(plan, address, directory.spec_file)
     tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
     return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
 
@@ -156,6 +158,14 @@ def _run(
     _close_tracking(publisher, records, tracker, directory, state, console)
     compact_tables(directory, warn=_warner(console))
     return SweepOutcome(directory, records, interrupted)
+
+
+def _start_ray(plan: SweepPlan, address: str | None, source: str | Path) -> None:
+    """Start or join Ray and check that a trial fits; then let Ray Train's first job start
+    sooner (``prepare_train_start``) while this process opens MLflow and Tune."""
+    trials_at_once(plan, connect_ray(address=address).resources, source)
+    if plan.spec.resources.execution != "inline":
+        prepare_train_start()
 
 
 def _start_pool(plan: SweepPlan, directory: SweepDirectory, lanes: int) -> TrainPool | None:

@@ -3,7 +3,7 @@
 Each Tune trial is a light driver (it asks Tune for no CPU of its own). With
 ``resources.execution: pooled`` (the default) it hands its config to one of the sweep's
 warm Train lanes and relays the lane's reports (``benchmark.sweep.pooled``). With ``train``
-the work runs in a ``TorchTrainer`` of its own, whose workers' reports reach Tune through
+the work runs in a Ray Train job of its own, whose workers' reports reach Tune through
 ``TuneReportCallback``; the Train run is named after the Tune trial, so a trial restarted by
 ``bench resume`` continues from its own last checkpoint. With ``inline`` the training loop
 runs in the trial's own process (``run_inline_trial``). Either way a trial that had already

@@ -1,4 +1,4 @@
-"""One trial as a Ray Train job: a ``TorchTrainer`` over 1..N workers, and its outcome.
+"""One trial as a Ray Train job over 1..N workers (``trainers.ray_train_job``), and its outcome.
 
 The driver side of a trial. It sizes the worker group, asks Ray Train to restart failed
 workers from their last checkpoint (``FailureConfig``), and turns what ``fit()`` returns —
@@ -64,21 +64,17 @@ def run_training_job(
     max_failures: int = 1,
     callbacks: list[Any] | None = None,
 ) -> TrainingJobResult:
-    """Run ``config`` as a ``TorchTrainer`` job and wait for it; never raises for a bad trial."""
+    """Run ``config`` as a Ray Train job and wait for it; never raises for a bad trial."""
     import ray.train
-    from ray.train.torch import TorchTrainer
 
     from benchmark.train.loop import train_loop_per_worker  # torch: not for a relaying process
+    from benchmark.train.trainers import ray_train_job
 
-    trainer = TorchTrainer(
+    trainer = ray_train_job(
         train_loop_per_worker,
-        train_loop_config=config,
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=resources.workers,
-            use_gpu=resources.use_gpu,
-            resources_per_worker=resources.per_worker(),
-        ),
-        run_config=ray.train.RunConfig(
+        config,
+        resources,
+        ray.train.RunConfig(
             name=name,
             storage_path=str(storage_path),
             failure_config=ray.train.FailureConfig(max_failures=max_failures),

@@ -47,7 +47,7 @@ STATUS_DIVERGED = "diverged"
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """The function Ray Train's ``TorchTrainer`` runs on each worker."""
+    """The function a trial's Ray Train job runs on each worker."""
     run_trial(config, RayTrainRuntime())
 
 

@@ -2,10 +2,9 @@
 
 Starting a Ray Train job's worker group costs tens of seconds per trial here, far more than
 the studies' small networks take to train. With ``resources.execution: pooled`` (the
-default) a sweep starts one ``TorchTrainer`` per trial it runs at once (a *lane*, sized
-like one trial: its workers, CPUs and GPUs) and keeps it for the whole sweep. Every lane
-worker runs
-``serve_trials``: it takes the next trial from the sweep's ``TrialBroker``, runs the same
+default) a sweep starts one Ray Train job per trial it runs at once (a *lane*, sized like
+one trial: its workers, CPUs and GPUs) and keeps it for the whole sweep. Every lane worker
+runs ``serve_trials``: it takes the next trial from the sweep's ``TrialBroker``, runs the same
 per-worker loop a one-trial job runs (``run_trial``, DDP included), and takes the next.
 
 The broker (a Ray actor) is where the two sides meet. Each Tune trial ``submit``s its
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from benchmark.train.checkpoints import TrialCheckpoints
 from benchmark.train.job import STATUS_FAILED, describe_failure
 from benchmark.train.resources import WorkerResources
+from benchmark.train.trainers import ray_train_job, trainer_class
 
 if TYPE_CHECKING:
     from benchmark.train.runtime import RayTrainRuntime
@@ -344,22 +344,17 @@ def run_lane(
     storage_path: str,
     max_restarts: int,
 ) -> None:
-    """Run lane ``lane`` as one ``TorchTrainer`` job until the broker closes; tell the broker
+    """Run lane ``lane`` as one Ray Train job until the broker closes; tell the broker
     if the job ends for good before that (or never starts)."""
     import ray
     import ray.train
-    from ray.train.torch import TorchTrainer
 
     try:
-        TorchTrainer(
+        ray_train_job(
             serve_trials,
-            train_loop_config={"broker": broker, "lane": lane},
-            scaling_config=ray.train.ScalingConfig(
-                num_workers=resources.workers,
-                use_gpu=resources.use_gpu,
-                resources_per_worker=resources.per_worker(),
-            ),
-            run_config=ray.train.RunConfig(
+            {"broker": broker, "lane": lane},
+            resources,
+            ray.train.RunConfig(
                 name=f"lane-{lane}",
                 storage_path=storage_path,
                 failure_config=ray.train.FailureConfig(max_failures=max_restarts),
@@ -375,7 +370,7 @@ def run_lane(
 class TrainPool:
     """A sweep's broker and its running lanes (driver side).
 
-    Each lane's ``TorchTrainer.fit()`` runs in a thread of the sweep's driver, as a Train
+    Each lane's trainer's ``fit()`` runs in a thread of the sweep's driver, as a Train
     job started from a script does: its controller lives beside the driver and dies with
     it. (Run as a Ray task instead, each lane first paid a process of its own and its
     imports: 2 to 3 s more before its first trial on a 2-core machine.)
@@ -395,7 +390,8 @@ class TrainPool:
     ) -> TrainPool:
         """Start ``lanes`` lanes; each may restart its workers once per trial and failure."""
         import ray
-        import ray.train.torch  # here: imported by several threads at once, it would fail
+
+        trainer_class(resources.workers)  # imported here: by several threads at once, it fails
 
         broker = ray.remote(num_cpus=0, max_concurrency=1000)(TrialBroker).remote(
             lanes, max_failures

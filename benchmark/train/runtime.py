@@ -79,6 +79,10 @@ class RayTrainRuntime:
         self.rank = context.get_world_rank()
         self.world_size = context.get_world_size()
         self.device = ray.train.torch.get_device()
+        if self.device.type == "cuda":
+            # The default CUDA device (TorchTrainer's backend sets it; a one-worker job's
+            # trainer has no torch backend): kernels and allocations go to this rank's GPU.
+            torch.cuda.set_device(self.device)
         # The Ray node this rank runs on: where a trial's figures were measured.
         self.node_id = ray.get_runtime_context().get_node_id()
         self.gpu_share = assigned_share()  # device_name ignores it for a CPU

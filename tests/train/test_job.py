@@ -81,3 +81,33 @@ def test_a_trial_that_keeps_failing_is_reported_as_failed_with_its_reason(tmp_pa
     )
     assert outcome.status == "failed"
     assert "kernel_size" in outcome.error
+
+
+def torch_watch(path: Path):
+    """A Ray Train callback that notes, at each report, whether the job's controller process
+    (where callbacks run) has imported torch."""
+    import ray.train
+
+    class TorchWatch(ray.train.UserCallback):
+        def after_report(self, run_context, metrics, checkpoint):
+            import sys
+
+            with path.open("a") as log:
+                log.write(json.dumps("torch" in sys.modules) + "\n")
+
+    return TorchWatch()
+
+
+def test_a_one_worker_job_trains_without_torch_in_its_controller(tmp_path):
+    """One worker has no peer: its job sets up no process group, so its controller has no
+    reason to import torch (seconds on the path to the loop's start)."""
+    config = {"architecture": "mlp", "dataset": "digits", "epochs": 2, "batch_size": 64,
+              "measure_inference": False}  # fmt: skip
+    watched = tmp_path / "torch_in_controller.jsonl"
+    outcome = run_training_job(
+        config, WorkerResources(workers=1), tmp_path / "storage", name="one",
+        callbacks=[torch_watch(watched)],
+    )  # fmt: skip
+    assert outcome.status == "completed", outcome.error
+    assert outcome.metrics["num_workers"] == 1 and outcome.metrics["ranks_in_sync"] is True
+    assert [json.loads(line) for line in watched.read_text().splitlines()] == [False] * 3
