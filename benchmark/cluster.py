@@ -59,7 +59,7 @@ def connect_ray(
     import ray
 
     if address is not None:
-        _check_reachable(address)
+        check_reachable(address)
     if ray.is_initialized():
         # Joined already: by an earlier call here (its dashboard is known), or by a
         # notebook or a Ray job's driver. Ray joins one cluster per process, so another
@@ -107,7 +107,7 @@ def _same_cluster(address: str, gcs_address: str) -> bool:
     return canonicalize_bootstrap_address(address) == gcs_address
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """Fail in seconds, naming ``address`` and the fix, when no cluster listens there.
 
     ``auto`` and ``RAY_ADDRESS`` are resolved the way ``ray.init`` resolves them, so the port

@@ -22,16 +22,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import BenchError
 from benchmark.results.parquet import TABLES, compact, table_dir, trial_files, write_trial
 from benchmark.results.schema import trial_tables
-from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import load_sweep
 from benchmark.sweep.cells import Cell, plan_sweep, trial_config
 from benchmark.sweep.store import SweepDirectory
 from benchmark.train.checkpoints import TrialCheckpoints
+
+if TYPE_CHECKING:
+    from benchmark.results.tracking import MlflowTracker
 
 
 @dataclass

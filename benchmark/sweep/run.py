@@ -11,21 +11,21 @@ no finished work and ``resume_sweep`` continues the same experiment with the sam
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from benchmark.cluster import connect_ray
+from benchmark.cluster import check_reachable, connect_ray, prepare_ray_environment
 from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
-from benchmark.results.tracking import MlflowTracker
 from benchmark.spec import SweepFileError, load_sweep
 from benchmark.spec.schema import Resources
 from benchmark.sweep.cells import SweepPlan, plan_sweep
@@ -35,6 +35,9 @@ from benchmark.sweep.store import SweepDirectory, new_sweep_id
 from benchmark.train.pool import TrainPool
 from benchmark.train.resources import WorkerResources
 from benchmark.train.trainers import prepare_train_start
+
+if TYPE_CHECKING:
+    from benchmark.results.tracking import MlflowTracker
 
 TRIAL_DRIVER_MEMORY_BYTES = 64 * 1024**2
 
@@ -68,9 +71,9 @@ def start_sweep(
     check_writable_dir(Path(results_dir))
     console = console or Console(stderr=True)
     check_inputs(plan, sweep_file, warn=_warner(console))  # data and weights, before Ray
-    # A cluster that cannot be reached, or never fits a trial, fails before anything is written.
-    _start_ray(plan, address, sweep_file)
-    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))  # unreachable: fail now
+    # A cluster that cannot be reached, or never fits a trial, fails before a sweep folder is
+    # written; so does a tracking server that does not answer.
+    tracker = _start_ray_and_tracking(plan, address, sweep_file, mlflow_uri, Path(results_dir))
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
     directory = SweepDirectory.create(Path(results_dir), spec, sweep_id or new_sweep_id())
@@ -91,8 +94,9 @@ def resume_sweep(
     check_writable_dir(directory.path)
     console = console or Console(stderr=True)
     check_inputs(plan, directory.spec_file, warn=_warner(console))
-    _start_ray(plan, address, directory.spec_file)
-    tracker = MlflowTracker.connect(mlflow_uri, Path(results_dir))
+    tracker = _start_ray_and_tracking(
+        plan, address, directory.spec_file, mlflow_uri, Path(results_dir)
+    )
     return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
 
 
@@ -160,12 +164,39 @@ def _run(
     return SweepOutcome(directory, records, interrupted)
 
 
-def _start_ray(plan: SweepPlan, address: str | None, source: str | Path) -> None:
-    """Start or join Ray and check that a trial fits; then let Ray Train's first job start
-    sooner (``prepare_train_start``) while this process opens MLflow and Tune."""
-    trials_at_once(plan, connect_ray(address=address).resources, source)
-    if plan.spec.resources.execution != "inline":
-        prepare_train_start()
+def _start_ray_and_tracking(
+    plan: SweepPlan,
+    address: str | None,
+    source: str | Path,
+    mlflow_uri: str | None,
+    results_dir: Path,
+) -> MlflowTracker:
+    """Start or join Ray and check that a trial fits, while MLflow opens in a thread beside.
+
+    Each takes seconds on a small machine, mostly waiting on other processes or on imports:
+    Ray's start about 5 s on 2 cores; MLflow's import and a new store's schema about 4 s
+    more. An address that nothing answers at fails before either begins. When one side
+    fails, the other is waited for first, so nothing is left half-made; a new local
+    MLflow store may then exist, empty, beside the results.
+    """
+    if address is not None:
+        check_reachable(address)
+    prepare_ray_environment()
+    import ray  # noqa: F401 - here, before the thread: both sides import shared packages
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bench-mlflow") as opening:
+        tracking = opening.submit(_connect_tracker, mlflow_uri, results_dir)
+        trials_at_once(plan, connect_ray(address=address).resources, source)
+        if plan.spec.resources.execution != "inline":
+            prepare_train_start()  # Ray Train's first job starts sooner
+        return tracking.result()  # a server that does not answer: fails now
+
+
+def _connect_tracker(mlflow_uri: str | None, results_dir: Path) -> MlflowTracker:
+    """The sweep's tracker; MLflow (seconds of imports) is imported here, in its thread."""
+    from benchmark.results.tracking import MlflowTracker
+
+    return MlflowTracker.connect(mlflow_uri, results_dir)
 
 
 def _start_pool(plan: SweepPlan, directory: SweepDirectory, lanes: int) -> TrainPool | None:

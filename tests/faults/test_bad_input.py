@@ -315,6 +315,20 @@ def test_an_unreachable_cluster_address_fails_in_seconds_naming_it(places, tmp_p
     assert _snapshot(places["results"]) == before  # nothing lost, no sweep folder half-made
 
 
+def test_a_tracking_server_that_does_not_answer_fails_with_one_line_and_no_sweep_folder(
+    places, tmp_path, local_ray, closed_port
+):
+    """MLflow is opened in a thread while Ray starts: its failure still ends the command
+    with its own line, before a sweep folder is made."""
+    uri = f"http://127.0.0.1:{closed_port}"
+    sweep = Case("").write(tmp_path / "sweep.yaml", places)
+    before = _snapshot(places["results"])
+    result = bench("submit", str(sweep), "--results-dir", str(places["results"]),
+                   "--mlflow-uri", uri)  # fmt: skip
+    assert_one_line_error(result, rf"^Error: .*{re.escape(uri)}.* --mlflow-uri ")
+    assert _snapshot(places["results"]) == before
+
+
 @pytest.mark.parametrize("arguments", ID_COMMANDS.values(), ids=ID_COMMANDS.keys())
 def test_an_unknown_sweep_id_is_one_line_in_every_command_that_takes_one(
     arguments, places, tmp_path, ray_tripwire
