@@ -47,6 +47,20 @@ def prepare_ray_environment() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+def prepare_ray(address: str | None = None) -> None:
+    """What comes before Ray's start or join: its switches set, Ray imported, and
+    ``address``, if given, found to answer (a one-line error in seconds if not).
+
+    ``connect_ray`` begins with it; a caller that starts other work beside Ray's start
+    calls it first, so that such work begins only once Ray is imported and reachable.
+    """
+    prepare_ray_environment()
+    import ray  # noqa: F401 - imported once, here, whatever thread later imports alongside
+
+    if address is not None:
+        _check_reachable(address)
+
+
 def connect_ray(
     address: str | None = None,
     num_cpus: int | None = None,
@@ -55,11 +69,9 @@ def connect_ray(
     worker_logs: bool = False,
 ) -> RayConnection:
     """Start (or join, with ``address``) Ray in this process; idempotent."""
-    prepare_ray_environment()
+    prepare_ray(address)
     import ray
 
-    if address is not None:
-        check_reachable(address)
     if ray.is_initialized():
         # Joined already: by an earlier call here (its dashboard is known), or by a
         # notebook or a Ray job's driver. Ray joins one cluster per process, so another
@@ -107,7 +119,7 @@ def _same_cluster(address: str, gcs_address: str) -> bool:
     return canonicalize_bootstrap_address(address) == gcs_address
 
 
-def check_reachable(address: str) -> None:
+def _check_reachable(address: str) -> None:
     """Fail in seconds, naming ``address`` and the fix, when no cluster listens there.
 
     ``auto`` and ``RAY_ADDRESS`` are resolved the way ``ray.init`` resolves them, so the port

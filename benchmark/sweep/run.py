@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from benchmark.cluster import check_reachable, connect_ray, prepare_ray_environment
+from benchmark.cluster import connect_ray, prepare_ray
 from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
 from benchmark.spec import SweepFileError, load_sweep
@@ -179,11 +179,7 @@ def _start_ray_and_tracking(
     fails, the other is waited for first, so nothing is left half-made; a new local
     MLflow store may then exist, empty, beside the results.
     """
-    if address is not None:
-        check_reachable(address)
-    prepare_ray_environment()
-    import ray  # noqa: F401 - here, before the thread: both sides import shared packages
-
+    prepare_ray(address)  # before the thread: both sides import shared packages
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bench-mlflow") as opening:
         tracking = opening.submit(_connect_tracker, mlflow_uri, results_dir)
         trials_at_once(plan, connect_ray(address=address).resources, source)
