@@ -98,12 +98,22 @@ def torch_watch(path: Path):
     return TorchWatch()
 
 
-def test_a_one_worker_job_trains_without_torch_in_its_controller(tmp_path):
+def test_a_one_worker_job_starts_nothing_it_does_not_use(tmp_path):
     """One worker has no peer: its job sets up no process group, so its controller has no
-    reason to import torch (seconds on the path to the loop's start)."""
+    reason to import torch (seconds on the path to the loop's start). No job of the
+    platform is given Ray Datasets, and the node of a local instance cannot be preempted:
+    neither the datasets actor nor the preemption watcher is started (a process each)."""
+    from ray.util.state import list_actors
+
+    def helpers() -> dict[str, int]:
+        names = ("TrainController", "DatasetManager", "PreemptionWatcher")
+        actors = list_actors(limit=10_000, detail=False, raise_on_missing_output=True)
+        return {name: sum(actor.class_name == name for actor in actors) for name in names}
+
     config = {"architecture": "mlp", "dataset": "digits", "epochs": 2, "batch_size": 64,
               "measure_inference": False}  # fmt: skip
     watched = tmp_path / "torch_in_controller.jsonl"
+    before = helpers()
     outcome = run_training_job(
         config, WorkerResources(workers=1), tmp_path / "storage", name="one",
         callbacks=[torch_watch(watched)],
@@ -111,3 +121,5 @@ def test_a_one_worker_job_trains_without_torch_in_its_controller(tmp_path):
     assert outcome.status == "completed", outcome.error
     assert outcome.metrics["num_workers"] == 1 and outcome.metrics["ranks_in_sync"] is True
     assert [json.loads(line) for line in watched.read_text().splitlines()] == [False] * 3
+    started = {name: count - before[name] for name, count in helpers().items()}
+    assert started == {"TrainController": 1, "DatasetManager": 0, "PreemptionWatcher": 0}
