@@ -66,7 +66,7 @@ def _trainer_class(ddp: bool) -> type:
             callbacks = super()._create_default_callbacks()
             if self.datasets:
                 return callbacks
-            return [callback for callback in callbacks if not isinstance(callback, DatasetsCallback)]
+            return [each for each in callbacks if not isinstance(each, DatasetsCallback)]
 
     Trainer.__name__ = Trainer.__qualname__ = f"Bench{base.__name__}"
     return Trainer
