@@ -57,6 +57,8 @@ class SweepProgress(Callback):
             self._live.update(self.table())
             self._live.stop()
             self._live = None
+            if not self._console.is_terminal:  # a log or a pipe: rich ends it mid-line
+                self._console.line()
 
     def _finish(self, trial, result: dict[str, Any], failed: bool) -> None:
         cell = self._cell(trial)
