@@ -1,7 +1,10 @@
-"""GPU speed options (mixed precision, channels-last, torch.compile), resolved once.
+"""Speed options (mixed precision, channels-last, torch.compile), resolved once per trial.
 
-They only help on CUDA; on a CPU worker they are switched off with one log line rather than
-an error, so one sweep file runs unchanged on a laptop and on a GPU cluster.
+Mixed precision and ``torch.compile`` are for CUDA; on a CPU worker they are switched off
+with one log line rather than an error, so one sweep file runs unchanged on a laptop and
+on a GPU cluster. Channels-last applies on both: on a CPU, oneDNN's convolutions take it
+too, faster for some networks and slower for others (``perf/memory_format.py`` measures
+which on the machine at hand).
 """
 
 from __future__ import annotations
@@ -25,18 +28,15 @@ class SpeedOptions:
 
     @classmethod
     def resolve(cls, config: TrialConfig, device: torch.device) -> SpeedOptions:
-        wanted = config.amp != "none" or config.channels_last or config.compile
         if device.type != "cuda":
-            if wanted:
+            if config.amp != "none" or config.compile:
                 log.info(
-                    "amp=%s channels_last=%s compile=%s ignored: they apply to CUDA only, "
-                    "this worker trains on %s",
+                    "amp=%s compile=%s ignored: they apply to CUDA only, this worker trains on %s",
                     config.amp,
-                    config.channels_last,
                     config.compile,
                     device,
                 )
-            return cls(amp_dtype=None, channels_last=False, compile=False)
+            return cls(amp_dtype=None, channels_last=config.channels_last, compile=False)
         amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
         return cls(amp_dtype=amp_dtype, channels_last=config.channels_last, compile=config.compile)
 

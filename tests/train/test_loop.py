@@ -187,9 +187,14 @@ def test_resuming_from_a_checkpoint_reproduces_the_next_epoch(tmp_path):
     assert [r["epoch"] for r in final_report(resumed)["history"]] == [1, 2]
 
 
-def test_gpu_options_are_ignored_on_cpu_with_a_log_line(caplog):
+def test_on_cpu_mixed_precision_and_compile_are_ignored_with_a_log_line_and_channels_last_applies(
+    caplog,
+):
     config = {**BASE, "epochs": 1, "amp": "bf16", "channels_last": True, "compile": True}
     with caplog.at_level("INFO", logger="benchmark.train.speed"):
-        final = final_report(run_locally(config))
-    assert final["status"] == "completed"
+        runtime = run_locally(config)
+    assert final_report(runtime)["status"] == "completed"
     assert sum("apply to CUDA only" in record.message for record in caplog.records) == 1
+    kernels = [w for w in runtime.states["final"]["model"].values() if w.dim() == 4]
+    assert kernels and all(w.is_contiguous(memory_format=torch.channels_last) for w in kernels)
+    assert not all(w.is_contiguous() for w in kernels)  # the default layout would be these
