@@ -12,7 +12,7 @@ between a job's submission and its loop.
 Either way the trainer leaves out Ray Train's datasets callback: it starts an actor per job
 (a ``DatasetManager``, to shard Ray Datasets among the workers) even for a job given none,
 and the platform's jobs load their data themselves. Each such actor is a process of its
-own: about 190 MB, and 2.5 CPU-seconds of imports on the path to the loop on a 2-core
+own: about 115 MB (PSS), and 2.5 CPU-seconds of imports on the path to the loop on a 2-core
 machine.
 """
 
