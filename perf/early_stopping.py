@@ -64,11 +64,9 @@ def _totals(records: list[dict[str, Any]]) -> dict[str, float]:
 
 def main() -> None:
     arguments = harness.make_parser(__doc__.splitlines()[0]).parse_args()
-    if arguments.side is not None:
-        _side(arguments.device, arguments.size, arguments.result)
+    figures = harness.one_side(__file__, "searches", arguments, _side)
+    if figures is None:  # this process was the side
         return
-    common = ["--device", arguments.device, "--size", arguments.size]
-    figures, _ = harness.run_side(__file__, "searches", common)
     full, asha = (_totals(figures[side]["records"]) for side in ("none", "asha"))
     saving = harness.Target(1 / TARGET_SAVING, at_least=False)
     rows = [

@@ -185,6 +185,25 @@ def run_side(script: str, side: str, arguments: list[str]) -> tuple[dict[str, An
         return json.loads(result.read_text()), run
 
 
+def one_side(
+    script: str,
+    side: str,
+    arguments: argparse.Namespace,
+    measure: Callable[[str, str, Path], None],
+) -> dict[str, Any] | None:
+    """For a script whose measurements all run in one child process.
+
+    In that child (``--side``), call ``measure(device, size, result)`` and return ``None``;
+    in the parent, run the child and return the figures it wrote.
+    """
+    if arguments.side is not None:
+        measure(arguments.device, arguments.size, arguments.result)
+        return None
+    common = ["--device", arguments.device, "--size", arguments.size]
+    figures, _ = run_side(script, side, common)
+    return figures
+
+
 def best_of_alternating(
     script: str,
     sides: list[str],

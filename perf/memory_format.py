@@ -65,11 +65,9 @@ def _side(device: str, size: str, result: Path) -> None:
 
 def main() -> None:
     arguments = harness.make_parser(__doc__.splitlines()[0]).parse_args()
-    if arguments.side is not None:
-        _side(arguments.device, arguments.size, arguments.result)
+    best = harness.one_side(__file__, "layouts", arguments, _side)
+    if best is None:  # this process was the side
         return
-    common = ["--device", arguments.device, "--size", arguments.size]
-    best, _ = harness.run_side(__file__, "layouts", common)
     rows = [
         harness.Row(f"{architecture}, training, channels-last vs default", "samples/s",
                     figures["channels-last"], figures["default layout"])
