@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import harness
 from loop_vs_pytorch import Workload, write_cifar10
@@ -79,22 +78,18 @@ def main() -> None:
         rows,
         device=arguments.device,
         size=arguments.size,
-        workload=_workload(workload, arguments.size),
+        workload={
+            "images": f"{workload.train_images:,} CIFAR-shaped (10 % kept for validation)",
+            "epochs": workload.epochs,
+            "batch": 64,
+            "runs per layout": REPEATS[arguments.size],
+        },
         notes=[
             "best training samples/s of each layout over its runs, the layouts taking turns; "
             "a ratio above 1 means channels_last: true trains faster on this device",
         ],
         json_path=arguments.json,
     )
-
-
-def _workload(workload: Workload, size: str) -> dict[str, Any]:
-    return {
-        "images": f"{workload.train_images:,} CIFAR-shaped (10 % kept for validation)",
-        "epochs": workload.epochs,
-        "batch": 64,
-        "runs per layout": REPEATS[size],
-    }
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from benchmark.cluster import connect_ray, prepare_ray
+from benchmark.cluster import RayConnection, connect_ray, prepare_ray
 from benchmark.files import check_writable_dir
 from benchmark.results.environment import write_environment
 from benchmark.spec import SweepFileError, load_sweep
@@ -73,11 +73,11 @@ def start_sweep(
     check_inputs(plan, sweep_file, warn=_warner(console))  # data and weights, before Ray
     # A cluster that cannot be reached, or never fits a trial, fails before a sweep folder is
     # written; so does a tracking server that does not answer.
-    tracker = _start_ray_and_tracking(plan, address, sweep_file, mlflow_uri, Path(results_dir))
+    started = _start_ray_and_tracking(plan, address, sweep_file, mlflow_uri, Path(results_dir))
     # Trials run in other processes and directories: pin the data directory absolutely.
     spec = spec.model_copy(update={"data_dir": plan.cells[0].base_config["data_dir"]})
     directory = SweepDirectory.create(Path(results_dir), spec, sweep_id or new_sweep_id())
-    return _run(plan, directory, sweep_file, address, tracker, console, quiet, resume=False)
+    return _run(plan, directory, sweep_file, started, console, quiet, resume=False)
 
 
 def resume_sweep(
@@ -94,29 +94,27 @@ def resume_sweep(
     check_writable_dir(directory.path)
     console = console or Console(stderr=True)
     check_inputs(plan, directory.spec_file, warn=_warner(console))
-    tracker = _start_ray_and_tracking(
+    started = _start_ray_and_tracking(
         plan, address, directory.spec_file, mlflow_uri, Path(results_dir)
     )
-    return _run(plan, directory, directory.spec_file, address, tracker, console, quiet, resume=True)
+    return _run(plan, directory, directory.spec_file, started, console, quiet, resume=True)
 
 
 def _run(
     plan: SweepPlan,
     directory: SweepDirectory,
     source: str | Path,
-    address: str | None,
-    tracker: MlflowTracker,
+    started: _Started,
     console: Console | None,
     quiet: bool,
     resume: bool,
 ) -> SweepOutcome:
     console = console or Console(stderr=True)
+    connection, concurrency, tracker = started.connection, started.concurrency, started.tracker
     # A tracking server that goes away mid-sweep should cost seconds per trial, not
     # MLflow's default minutes of retries (the trial's Parquet rows are written anyway).
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-    connection = connect_ray(address=address)
-    concurrency = trials_at_once(plan, connection.resources, source)
     environment = write_environment(directory.env_file, connection.resources)
     spec_values = plan.spec.model_dump(mode="json", exclude_none=True)
     tracker.start_sweep(
@@ -164,13 +162,22 @@ def _run(
     return SweepOutcome(directory, records, interrupted)
 
 
+@dataclass(frozen=True)
+class _Started:
+    """What a sweep starts before its folder: Ray, how many trials fit at once, MLflow."""
+
+    connection: RayConnection
+    concurrency: int
+    tracker: MlflowTracker
+
+
 def _start_ray_and_tracking(
     plan: SweepPlan,
     address: str | None,
     source: str | Path,
     mlflow_uri: str | None,
     results_dir: Path,
-) -> MlflowTracker:
+) -> _Started:
     """Start or join Ray and check that a trial fits, while MLflow opens in a thread beside.
 
     Each takes seconds on a small machine, mostly waiting on other processes or on imports:
@@ -182,10 +189,12 @@ def _start_ray_and_tracking(
     prepare_ray(address)  # before the thread: both sides import shared packages
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bench-mlflow") as opening:
         tracking = opening.submit(_connect_tracker, mlflow_uri, results_dir)
-        trials_at_once(plan, connect_ray(address=address).resources, source)
+        connection = connect_ray(address=address)
+        concurrency = trials_at_once(plan, connection.resources, source)
         if plan.spec.resources.execution != "inline":
             prepare_train_start()  # Ray Train's first job starts sooner
-        return tracking.result()  # a server that does not answer: fails now
+        # A server that does not answer: fails now.
+        return _Started(connection, concurrency, tracking.result())
 
 
 def _connect_tracker(mlflow_uri: str | None, results_dir: Path) -> MlflowTracker:
