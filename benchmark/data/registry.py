@@ -5,11 +5,14 @@ Shaped like the model registry (and timm's): a builder is a function
 keyword-only arguments are the options a sweep may set (``classes``, ``image_size`` ...),
 with defaults that reproduce the study the dataset comes from. The registration also
 records what ``bench datasets`` lists without loading anything (shape, classes, sizes),
-which files must be under the data directory, and how torchvision downloads them.
+which files must be under the data directory, how torchvision downloads them, and which
+folder a dataset decoded into memory is decoded from.
 
 ``get_dataset`` does what every dataset shares: option checking, making the files present
 (or the one-line error), and carving the validation split with a recorded seed. Inside
-``keep_datasets`` it also hands back a dataset it loaded before instead of decoding it again.
+``keep_datasets`` it also hands back a dataset it loaded before instead of decoding it again;
+across processes, a dataset decoded once on a machine is memory-mapped from its cache
+(``benchmark.data.cache``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.bundle import DatasetBundle, SourceData
+from benchmark.data.cache import cache_entry
 from benchmark.data.download import ensure_files
 from benchmark.data.splits import split_off
 from benchmark.errors import DatasetError, UnknownDatasetError, close_matches
@@ -53,6 +57,9 @@ class DatasetEntry:
     download: Callable[[Path], None] | None
     #: The PyPI package whose wheel ships the data, for datasets that need no download.
     packaged_in: str | None
+    #: The folder the builder decodes with the given options, when it decodes the images
+    #: into memory: the decoded splits are then kept on this machine (``data.cache``).
+    decoded_from: Callable[[Path, dict[str, Any]], Path | None] | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The options of this dataset with their defaults."""
@@ -88,6 +95,7 @@ def register_dataset(
     missing_files: Callable[[Path], list[str]] | None = None,
     download: Callable[[Path], None] | None = None,
     packaged_in: str | None = None,
+    decoded_from: Callable[[Path, dict[str, Any]], Path | None] | None = None,
     description: str | None = None,
 ) -> Callable[[DatasetBuilder], DatasetBuilder]:
     """Register the decorated builder under ``name`` (default: the function's name).
@@ -115,6 +123,7 @@ def register_dataset(
             missing_files=missing_files,
             download=download,
             packaged_in=packaged_in,
+            decoded_from=decoded_from,
         )
         return builder
 
@@ -216,9 +225,13 @@ def _load(
         if entry.download is None:
             raise TypeError(f"dataset {name!r} names files but has no way to download them")
         ensure_files(name, root, entry.missing_files, entry.download, offline)
+    folder = entry.decoded_from(root, resolved) if entry.decoded_from is not None else None
+    cached = cache_entry(name, resolved, val_fraction, split_seed, folder)
+    if cached is not None and (bundle := cached.load()) is not None:
+        return bundle
     source = entry.builder(root, **resolved)
     train, val = split_off(source.train, val_fraction, split_seed)
-    return DatasetBundle(
+    bundle = DatasetBundle(
         name=name,
         train=train,
         val=val,
@@ -232,6 +245,11 @@ def _load(
         options=resolved,
         skipped_files=source.skipped_files,
     )
+    if cached is None:
+        return bundle
+    # Named again once decoded: decoding may add files (MNIST's .gz unpacked beside it).
+    decoded = cache_entry(name, resolved, val_fraction, split_seed, folder)
+    return decoded.store(bundle) if decoded is not None else bundle
 
 
 def dataset_defaults(name: str) -> dict[str, Any]:

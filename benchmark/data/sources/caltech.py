@@ -53,6 +53,8 @@ def download_caltech101(root: Path) -> None:
     test_carved=True,
     missing_files=missing_caltech101,
     download=download_caltech101,
+    # Read image by image from the files unless preloaded: only then is there a decoded copy.
+    decoded_from=lambda root, options: root / CALTECH_DIR if options["preload"] is True else None,
 )
 def caltech101(
     root: Path,

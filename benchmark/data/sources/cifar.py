@@ -49,6 +49,7 @@ def download_cifar10(root: Path) -> None:
     sizes=(50_000, 10_000),
     missing_files=missing_cifar10,
     download=download_cifar10,
+    decoded_from=lambda root, options: root / CIFAR10_DIR,
 )
 def cifar10(root: Path) -> SourceData:
     """CIFAR-10: 32×32 colour photos of 10 objects and animals (S3)."""

@@ -16,6 +16,7 @@ from mirroring images whose class a mirror changes (text, digits, left/right).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from benchmark.data import options as check
 from benchmark.data.bundle import SourceData
@@ -30,7 +31,19 @@ from benchmark.data.sources.folders import (
 from benchmark.errors import DatasetError
 
 
-@register_dataset(input_shape=(3, 224, 224), num_classes=None, sizes=(None, None))
+def _preloaded_folder(root: Path, options: dict[str, Any]) -> Path | None:
+    """The folder a preloaded image folder is decoded from (only then is there a copy)."""
+    if options["preload"] is not True or not isinstance(options["path"], str):
+        return None
+    return Path(options["path"]).expanduser()
+
+
+@register_dataset(
+    input_shape=(3, 224, 224),
+    num_classes=None,
+    sizes=(None, None),
+    decoded_from=_preloaded_folder,
+)
 def imagefolder(
     root: Path,
     *,

@@ -127,6 +127,7 @@ def _parse(reader, path: Path) -> torch.Tensor:
     sizes=_SIZES,
     missing_files=lambda root: missing_idx_files(root, "MNIST"),
     download=lambda root: download_idx_dataset(root, "MNIST"),
+    decoded_from=lambda root, options: raw_folder(root, "MNIST"),
 )
 def mnist(root: Path) -> SourceData:
     """MNIST: 28×28 greyscale handwritten digits."""
@@ -139,6 +140,7 @@ def mnist(root: Path) -> SourceData:
     sizes=_SIZES,
     missing_files=lambda root: missing_idx_files(root, "FashionMNIST"),
     download=lambda root: download_idx_dataset(root, "FashionMNIST"),
+    decoded_from=lambda root, options: raw_folder(root, "FashionMNIST"),
 )
 def fashion_mnist(root: Path) -> SourceData:
     """Fashion-MNIST: 28×28 greyscale photos of 10 kinds of clothing (S5)."""

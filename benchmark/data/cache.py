@@ -1,0 +1,226 @@
+"""Decoded datasets kept on this machine's disk, memory-mapped by every process that trains.
+
+Every process that trains decodes its dataset: each lane of a sweep, each Ray Train job of
+its own (``execution: train``), each inline trial, each DDP worker, each ``bench train``.
+CIFAR-10's pickles take about 2.4 s to decode on a 2-core machine and 180 MB of memory per
+process; an image folder preloaded at 224×224 far longer. The first process to decode a
+dataset writes its three splits into one file here (``torch.save``); every later process
+on the machine loads that file memory-mapped (``torch.load(mmap=True)``) in milliseconds,
+and its pages are shared by all of them through the page cache. The mapping is
+copy-on-write: nothing a trial did to its tensors could reach the file or another trial.
+
+An entry is named by everything that decides its contents: the dataset, its options with
+their defaults, the validation carve (fraction and seed) and the path, size and
+modification time of every file of the folder it was decoded from; a changed file makes
+a new entry. Entries used least recently are removed once the cache holds more than
+``BENCH_CACHE_MAX_GB`` (default 20). ``BENCH_CACHE_DIR`` moves the cache (default
+``$XDG_CACHE_HOME/bench``, else ``~/.cache/bench``); ``off`` turns it off. A cache that
+cannot be written (a read-only home, a full disk) is passed by, never an error: the
+dataset is then decoded as without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.data.bundle import DatasetBundle, TensorSplit
+
+CACHE_DIR_ENV = "BENCH_CACHE_DIR"
+CACHE_LIMIT_ENV = "BENCH_CACHE_MAX_GB"
+DEFAULT_LIMIT_GB = 20.0
+#: Part of every entry's name: a change to what an entry holds makes new names.
+FORMAT = 1
+SUFFIX = ".pt"
+
+_log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path | None:
+    """Where decoded datasets are kept, or None when ``BENCH_CACHE_DIR=off``."""
+    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if configured.lower() == "off":
+        return None
+    if configured:
+        return Path(configured).expanduser() / "datasets"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bench" / "datasets"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One decoded dataset's file in the cache, and what rebuilds a bundle around it."""
+
+    path: Path
+    name: str
+    options: dict[str, Any]
+    val_fraction: float
+    split_seed: int
+
+    def load(self) -> DatasetBundle | None:
+        """The bundle held by this entry, memory-mapped; None when absent or unreadable."""
+        if not self.path.is_file():
+            return None
+        try:
+            held = torch.load(self.path, mmap=True, weights_only=True)
+            bundle = self._bundle(held)
+        except Exception as error:  # whatever is wrong with it, it is decoded again
+            _log.warning("dataset cache: %s is unreadable (%s); decoding again", self.path, error)
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(self.path)  # used now: the last to be evicted
+        return bundle
+
+    def store(self, bundle: DatasetBundle) -> DatasetBundle:
+        """Write ``bundle`` here and hand back its memory-mapped copy.
+
+        The decoded tensors are then dropped by the caller, so that this process shares the
+        file's pages with the next ones instead of keeping a private copy. A bundle with a
+        split read from files (not decoded into memory) has nothing to keep; it and any
+        bundle that cannot be written are handed back unchanged.
+        """
+        splits = (bundle.train, bundle.val, bundle.test)
+        if not all(isinstance(split, TensorSplit) for split in splits):
+            return bundle
+        held = {"format": FORMAT, "facts": json.dumps(_facts(bundle))}
+        for split_name, split in zip(("train", "val", "test"), splits, strict=True):
+            held[f"{split_name}_images"] = split.images
+            held[f"{split_name}_labels"] = split.labels
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".writing-")
+            try:
+                with os.fdopen(descriptor, "wb") as file:
+                    torch.save(held, file)
+                os.replace(temporary, self.path)  # a reader never sees half an entry
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as error:
+            _log.warning("dataset cache: cannot write %s (%s); not cached", self.path, error)
+            return bundle
+        evict_least_recently_used(self.path.parent, keep=self.path)
+        return self.load() or bundle
+
+    def _bundle(self, held: dict[str, Any]) -> DatasetBundle:
+        if held.get("format") != FORMAT:
+            raise ValueError(f"format {held.get('format')}, expected {FORMAT}")
+        facts = json.loads(held["facts"])
+        train, val, test = (
+            TensorSplit(held[f"{name}_images"], held[f"{name}_labels"])
+            for name in ("train", "val", "test")
+        )
+        return DatasetBundle(
+            name=self.name,
+            train=train,
+            val=val,
+            test=test,
+            class_names=facts["class_names"],
+            mean=tuple(facts["mean"]),
+            std=tuple(facts["std"]),
+            flip_ok=facts["flip_ok"],
+            val_fraction=self.val_fraction,
+            split_seed=self.split_seed,
+            options=self.options,
+            skipped_files=tuple(facts["skipped_files"]),
+        )
+
+
+def cache_entry(
+    name: str,
+    options: dict[str, Any],
+    val_fraction: float,
+    split_seed: int,
+    source: Path | None,
+) -> CacheEntry | None:
+    """The entry of a dataset decoded from the files under ``source`` with these options.
+
+    None when the cache is off, or when there is no folder to name the entry by (a packaged
+    dataset, a folder that does not exist: its builder says what is wrong).
+    """
+    directory = cache_dir()
+    if directory is None or source is None or not source.is_dir():
+        return None
+    identity = {
+        "format": FORMAT,
+        "dataset": name,
+        "options": options,
+        "val_fraction": val_fraction,
+        "split_seed": split_seed,
+        "source": str(source.resolve()),
+        "files": source_files(source),
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return CacheEntry(
+        directory / f"{name}-{digest.hexdigest()[:24]}{SUFFIX}",
+        name,
+        options,
+        val_fraction,
+        split_seed,
+    )
+
+
+def source_files(folder: Path) -> list[tuple[str, int, int]]:
+    """(path under ``folder``, size, modification time in ns) of every file, sorted."""
+    found = []
+    for directory, _, names in os.walk(folder):
+        for file_name in names:
+            path = Path(directory) / file_name
+            with contextlib.suppress(OSError):  # gone meanwhile: not part of the dataset
+                status = path.stat()
+                found.append((str(path.relative_to(folder)), status.st_size, status.st_mtime_ns))
+    return sorted(found)
+
+
+def evict_least_recently_used(directory: Path, keep: Path) -> None:
+    """Remove the entries used longest ago until the cache fits its limit (``keep`` stays).
+
+    A process that has an evicted entry mapped keeps reading it: the file's pages live
+    until its last mapping goes.
+    """
+    limit = _limit_bytes()
+    entries = []
+    for path in directory.glob(f"*{SUFFIX}"):
+        with contextlib.suppress(OSError):
+            status = path.stat()
+            entries.append((status.st_mtime, status.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+        if total <= limit:
+            break
+        if path == keep:
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            total -= size
+
+
+def _limit_bytes() -> float:
+    text = os.environ.get(CACHE_LIMIT_ENV, "").strip()
+    try:
+        gigabytes = float(text) if text else DEFAULT_LIMIT_GB
+    except ValueError:
+        _log.warning("%s=%r is not a number; using %s", CACHE_LIMIT_ENV, text, DEFAULT_LIMIT_GB)
+        gigabytes = DEFAULT_LIMIT_GB
+    return gigabytes * 1e9
+
+
+def _facts(bundle: DatasetBundle) -> dict[str, Any]:
+    return {
+        "class_names": [str(name) for name in bundle.class_names],
+        "mean": list(bundle.mean),
+        "std": list(bundle.std),
+        "flip_ok": bool(bundle.flip_ok),
+        "skipped_files": list(bundle.skipped_files),
+    }
