@@ -21,7 +21,7 @@ PERF = Path(__file__).resolve().parents[2] / "perf"
 
 SCRIPTS = [
     "loop_vs_pytorch.py", "report_at_scale.py", "trial_overhead.py", "sweep_vs_optuna.py",
-    "slots_busy.py", "early_stopping.py", "memory_format.py",
+    "slots_busy.py", "early_stopping.py", "memory_format.py", "dataset_cache.py",
 ]  # fmt: skip
 
 
