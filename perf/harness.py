@@ -149,7 +149,7 @@ class ProcessRun:
         return self
 
 
-def run_process(command: list[str]) -> ProcessRun:
+def run_process(command: list[str], env: dict[str, str] | None = None) -> ProcessRun:
     """Run ``command`` to its end; its peak RSS is what the kernel recorded for it.
 
     ``wait4`` returns the child's own high-water mark of resident memory (the ``VmHWM`` of
@@ -161,7 +161,7 @@ def run_process(command: list[str]) -> ProcessRun:
     """
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall_s = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -177,11 +177,16 @@ def run_process(command: list[str]) -> ProcessRun:
 
 
 def run_side(script: str, side: str, arguments: list[str]) -> tuple[dict[str, Any], ProcessRun]:
-    """Run ``script --side side ARGUMENTS`` and return the figures it wrote, and the run."""
+    """Run ``script --side side ARGUMENTS`` and return the figures it wrote, and the run.
+
+    Each side starts with an empty dataset cache of its own (``benchmark.data.cache``):
+    a dataset it maps from there, it decoded itself, never another side before it.
+    """
     with tempfile.TemporaryDirectory(prefix="perf-side-") as folder:
         result = Path(folder) / "result.json"
         command = [sys.executable, script, "--side", side, "--result", str(result), *arguments]
-        run = run_process(command).check(f"the {side} side")
+        env = {**os.environ, "BENCH_CACHE_DIR": str(Path(folder) / "dataset-cache")}
+        run = run_process(command, env).check(f"the {side} side")
         return json.loads(result.read_text()), run
 
 
