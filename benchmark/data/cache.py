@@ -10,24 +10,26 @@ and its pages are shared by all of them through the page cache. The mapping is
 copy-on-write: nothing a trial did to its tensors could reach the file or another trial.
 
 An entry is named by everything that decides its contents: the dataset, its options with
-their defaults, the validation carve (fraction and seed) and the path, size and
-modification time of every file of the folder it was decoded from; a changed file makes
-a new entry. Entries used least recently are removed once the cache holds more than
-``BENCH_CACHE_MAX_GB`` (default 20). ``BENCH_CACHE_DIR`` moves the cache (default
-``$XDG_CACHE_HOME/bench``, else ``~/.cache/bench``); ``off`` turns it off. A cache that
-cannot be written (a read-only home, a full disk) is passed by, never an error: the
-dataset is then decoded as without it.
+their defaults, the validation carve (fraction and seed), the path, size and modification
+time of every file of the folder it was decoded from, and the platform's version (whose
+decoders made it); a changed file makes a new entry. Entries used least recently are
+removed once the cache holds more than ``BENCH_CACHE_MAX_GB`` (default 20).
+``BENCH_CACHE_DIR`` moves the cache (default ``$XDG_CACHE_HOME/bench``, else
+``~/.cache/bench``); ``off`` turns it off. A cache that cannot be written (a read-only
+home, a full disk) is passed by, never an error: the dataset is then decoded as without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,7 @@ def cache_entry(
         return None
     identity = {
         "format": FORMAT,
+        "platform": _platform_version(),
         "dataset": name,
         "options": options,
         "val_fraction": val_fraction,
@@ -204,6 +207,14 @@ def evict_least_recently_used(directory: Path, keep: Path) -> None:
         with contextlib.suppress(OSError):
             path.unlink()
             total -= size
+
+
+@functools.cache
+def _platform_version() -> str:
+    try:
+        return metadata.version("raybench")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def _limit_bytes() -> float:
