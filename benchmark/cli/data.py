@@ -1,7 +1,9 @@
-"""`bench datasets` and `bench data fetch`: the dataset registry."""
+"""`bench datasets`, `bench data fetch` and `bench data cache`: the dataset registry, the
+files under a data directory, and the decoded datasets kept on this machine."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -50,6 +52,63 @@ def fetch(name: str, data_dir: str) -> None:
     result = fetch_dataset(name, data_dir)
     verb = "downloaded to" if result.downloaded else "already present in"
     Console().print(f"{result.name}: {verb} {result.root}/")
+
+
+@data.command()
+@click.option("--clear", is_flag=True, help="Remove every entry (processes using one keep it).")
+def cache(clear: bool) -> None:
+    """List the datasets decoded on this machine (the dataset cache), or remove them.
+
+    Every process that trains maps a dataset from here once one process has decoded it.
+    BENCH_CACHE_DIR moves the cache (off turns it off); BENCH_CACHE_MAX_GB bounds it.
+    """
+    from benchmark.data.cache import cache_dir, cached_datasets, clear_cache, limit_gb
+
+    console = Console()
+    directory = cache_dir()
+    if directory is None:
+        console.print("the dataset cache is off (BENCH_CACHE_DIR=off): datasets are decoded "
+                      "in every process")  # fmt: skip
+        return
+    if clear:
+        removed, freed = clear_cache()
+        console.print(f"removed {removed} cached dataset(s), {_megabytes(freed)} from {directory}")
+        return
+    entries = cached_datasets()
+    total = sum(entry.size_bytes for entry in entries)
+    console.print(_cache_table(entries))
+    console.print(f"{len(entries)} cached dataset(s), {_megabytes(total)} in {directory} "
+                  f"(limit {limit_gb():g} GB: BENCH_CACHE_MAX_GB)")  # fmt: skip
+
+
+def _cache_table(entries) -> Table:
+    table = Table(title="Decoded datasets on this machine, the most recently used first")
+    table.add_column("dataset", no_wrap=True)
+    table.add_column("options")
+    table.add_column("val", no_wrap=True)
+    table.add_column("seed", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("last used", no_wrap=True)
+    table.add_column("decoded from", overflow="fold")
+    table.caption = "val, seed: the validation split's fraction and seed (split_seed)"
+    for entry in entries:
+        described = entry.described or {}
+        options = described.get("options") or {}
+        shown = ", ".join(f"{key}={value}" for key, value in sorted(options.items()))
+        table.add_row(
+            described.get("dataset", "unreadable (decoded again when next needed)"),
+            shown or "—",
+            str(described.get("val_fraction", "—")),
+            str(described.get("split_seed", "—")),
+            _megabytes(entry.size_bytes),
+            datetime.fromtimestamp(entry.last_used).strftime("%Y-%m-%d %H:%M"),
+            described.get("source", str(entry.path)),
+        )
+    return table
+
+
+def _megabytes(size_bytes: int) -> str:
+    return f"{size_bytes / 1e6:,.1f} MB"
 
 
 def _datasets_table(summaries: list[DatasetSummary], data_dir: str, wide: bool) -> Table:

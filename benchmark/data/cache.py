@@ -67,6 +67,8 @@ class CacheEntry:
     options: dict[str, Any]
     val_fraction: float
     split_seed: int
+    #: The folder the dataset was decoded from (shown by ``bench data cache``).
+    source: Path
 
     def load(self) -> DatasetBundle | None:
         """The bundle held by this entry, memory-mapped; None when absent or unreadable."""
@@ -95,7 +97,11 @@ class CacheEntry:
         splits = (bundle.train, bundle.val, bundle.test)
         if not all(isinstance(split, TensorSplit) for split in splits):
             return bundle
-        held = {"format": FORMAT, "facts": json.dumps(_facts(bundle))}
+        described = {"dataset": self.name, "source": str(self.source), "options": self.options,
+                     "val_fraction": self.val_fraction, "split_seed": self.split_seed,
+                     "platform": _platform_version()}  # fmt: skip
+        held = {"format": FORMAT, "facts": json.dumps(_facts(bundle)),
+                "described": json.dumps(described, default=str)}  # fmt: skip
         for split_name, split in zip(("train", "val", "test"), splits, strict=True):
             held[f"{split_name}_images"] = split.images
             held[f"{split_name}_labels"] = split.labels
@@ -171,7 +177,54 @@ def cache_entry(
         options,
         val_fraction,
         split_seed,
+        source.resolve(),
     )
+
+
+@dataclass(frozen=True)
+class CachedDataset:
+    """One entry as ``bench data cache`` lists it."""
+
+    path: Path
+    size_bytes: int
+    #: When the entry was last written or loaded (seconds since the epoch).
+    last_used: float
+    #: Dataset, source folder, options, carve and platform version; None if unreadable.
+    described: dict[str, Any] | None
+
+
+def cached_datasets() -> list[CachedDataset]:
+    """Every entry of the cache, the most recently used first (none when it is off)."""
+    directory = cache_dir()
+    found = []
+    for path in directory.glob(f"*{SUFFIX}") if directory is not None else []:
+        with contextlib.suppress(OSError):  # removed meanwhile by another process
+            status = path.stat()
+            found.append(CachedDataset(path, status.st_size, status.st_mtime, _described(path)))
+    return sorted(found, key=lambda entry: entry.last_used, reverse=True)
+
+
+def clear_cache() -> tuple[int, int]:
+    """Remove every entry; returns how many and their bytes. Processes that map an entry
+    keep reading it: its pages live until their mappings go."""
+    removed, freed = 0, 0
+    for entry in cached_datasets():
+        with contextlib.suppress(FileNotFoundError):
+            entry.path.unlink()
+            removed, freed = removed + 1, freed + entry.size_bytes
+    return removed, freed
+
+
+def limit_gb() -> float:
+    """The size past which the entries used longest ago are removed (``BENCH_CACHE_MAX_GB``)."""
+    return _limit_bytes() / 1e9
+
+
+def _described(path: Path) -> dict[str, Any] | None:
+    try:  # mapped: only the small description is read from the disk
+        return json.loads(torch.load(path, mmap=True, weights_only=True)["described"])
+    except Exception:  # unreadable: listed as such, and decoded again when next needed
+        return None
 
 
 def source_files(folder: Path) -> list[tuple[str, int, int]]:

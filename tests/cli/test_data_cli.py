@@ -72,3 +72,36 @@ def test_fetch_of_an_unknown_or_unfetchable_dataset_exits_2(runner, tmp_path, na
     result = runner.invoke(cli, ["data", "fetch", name, "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_data_cache_lists_what_was_decoded_and_clear_removes_it(runner, tmp_path, monkeypatch):
+    from benchmark.data import get_dataset
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLUMNS", "200")
+    write_cifar10(tmp_path / "data", per_batch=6)
+    for seed in (0, 1):
+        get_dataset("cifar10", tmp_path / "data", offline=True, split_seed=seed)
+
+    listed = runner.invoke(cli, ["data", "cache"])
+
+    assert listed.exit_code == 0, listed.output
+    rows = [[cell.strip() for cell in line.strip("│┃").split("│")]
+            for line in listed.output.splitlines() if line.startswith("│")]  # fmt: skip
+    assert sorted((row[0], row[2], row[3]) for row in rows) == [
+        ("cifar10", "0.1", "0"), ("cifar10", "0.1", "1")]  # fmt: skip
+    assert all(row[-1] == str((tmp_path / "data" / "cifar-10-batches-py").resolve())
+               for row in rows)  # fmt: skip
+    assert "2 cached dataset(s)" in listed.output and str(tmp_path / "cache") in listed.output
+
+    cleared = runner.invoke(cli, ["data", "cache", "--clear"])
+
+    assert cleared.exit_code == 0 and "removed 2 cached dataset(s)" in cleared.output
+    assert not list((tmp_path / "cache").rglob("*.pt"))
+    assert "0 cached dataset(s)" in runner.invoke(cli, ["data", "cache"]).output
+
+
+def test_data_cache_says_when_the_cache_is_off(runner, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE_DIR", "off")
+    result = runner.invoke(cli, ["data", "cache"])
+    assert result.exit_code == 0 and "the dataset cache is off" in result.output
