@@ -8,6 +8,8 @@ dataset writes its three splits into one file here (``torch.save``); every later
 on the machine loads that file memory-mapped (``torch.load(mmap=True)``) in milliseconds,
 and its pages are shared by all of them through the page cache. The mapping is
 copy-on-write: nothing a trial did to its tensors could reach the file or another trial.
+Processes that start together take turns (``decoding_turn``): one decodes, the others wait
+and then map what it wrote.
 
 An entry is named by everything that decides its contents: the dataset, its options with
 their defaults, the validation carve (fraction and seed), the path, size and modification
@@ -22,12 +24,14 @@ home, a full disk) is passed by, never an error: the dataset is then decoded as 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -225,6 +229,44 @@ def _described(path: Path) -> dict[str, Any] | None:
         return json.loads(torch.load(path, mmap=True, weights_only=True)["described"])
     except Exception:  # unreadable: listed as such, and decoded again when next needed
         return None
+
+
+@contextlib.contextmanager
+def decoding_turn(
+    name: str,
+    options: dict[str, Any],
+    val_fraction: float,
+    split_seed: int,
+    source: Path | None,
+) -> Iterator[None]:
+    """Hold this machine's turn to look up, and if need be decode, one dataset.
+
+    Processes that start together (a job's DDP workers, the lanes of a sweep, trials at
+    once) would otherwise each decode the dataset and each keep a private copy: one
+    decodes and writes the entry while the others wait, then they map it. The turn is an
+    ``flock`` on a file of the cache, released by the kernel if its holder dies. Without a
+    cache (off, not writable, nothing to name the entry by) there is no turn to take.
+    """
+    directory = cache_dir()
+    if directory is None or source is None or not source.is_dir():
+        yield
+        return
+    identity = [name, str(source.resolve()), options, val_fraction, split_seed]
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    path = directory / "locks" / f"{name}-{digest.hexdigest()[:24]}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path, "a")  # noqa: SIM115 (held across the yield)
+    except OSError:
+        yield
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log.info("dataset cache: waiting for another process decoding %s", name)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock goes with the file's closing
 
 
 def source_files(folder: Path) -> list[tuple[str, int, int]]:

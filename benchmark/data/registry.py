@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.bundle import DatasetBundle, SourceData
-from benchmark.data.cache import cache_entry
+from benchmark.data.cache import cache_entry, decoding_turn
 from benchmark.data.download import ensure_files
 from benchmark.data.splits import split_off
 from benchmark.errors import DatasetError, UnknownDatasetError, close_matches
@@ -226,13 +226,30 @@ def _load(
             raise TypeError(f"dataset {name!r} names files but has no way to download them")
         ensure_files(name, root, entry.missing_files, entry.download, offline)
     folder = entry.decoded_from(root, resolved) if entry.decoded_from is not None else None
-    cached = cache_entry(name, resolved, val_fraction, split_seed, folder)
-    if cached is not None and (bundle := cached.load()) is not None:
-        return bundle
+    # One process of the machine decodes; the others wait for it, then map what it wrote.
+    with decoding_turn(name, resolved, val_fraction, split_seed, folder):
+        cached = cache_entry(name, resolved, val_fraction, split_seed, folder)
+        if cached is not None and (bundle := cached.load()) is not None:
+            return bundle
+        bundle = _decode(entry, root, resolved, val_fraction, split_seed)
+        if cached is None:
+            return bundle
+        # Named again once decoded: decoding may add files (MNIST's .gz unpacked beside it).
+        decoded = cache_entry(name, resolved, val_fraction, split_seed, folder)
+        return decoded.store(bundle) if decoded is not None else bundle
+
+
+def _decode(
+    entry: DatasetEntry,
+    root: Path,
+    resolved: dict[str, Any],
+    val_fraction: float,
+    split_seed: int,
+) -> DatasetBundle:
     source = entry.builder(root, **resolved)
     train, val = split_off(source.train, val_fraction, split_seed)
-    bundle = DatasetBundle(
-        name=name,
+    return DatasetBundle(
+        name=entry.name,
         train=train,
         val=val,
         test=source.test,
@@ -245,11 +262,6 @@ def _load(
         options=resolved,
         skipped_files=source.skipped_files,
     )
-    if cached is None:
-        return bundle
-    # Named again once decoded: decoding may add files (MNIST's .gz unpacked beside it).
-    decoded = cache_entry(name, resolved, val_fraction, split_seed, folder)
-    return decoded.store(bundle) if decoded is not None else bundle
 
 
 def dataset_defaults(name: str) -> dict[str, Any]:

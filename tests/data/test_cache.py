@@ -184,3 +184,33 @@ def test_entries_used_least_recently_go_first_past_the_limit(tmp_path, cache, mo
     oldest = next(path for path in paths if path not in used)
     kept = entries(cache)
     assert len(kept) == 2 and used[0] in kept and oldest not in kept
+
+
+def test_a_process_waits_for_the_one_decoding_and_maps_what_it_wrote(tmp_path, cache):
+    """Processes starting together (DDP workers, lanes) decode a dataset once between them."""
+    from benchmark.data.cache import cache_entry, decoding_turn
+    from benchmark.data.registry import _decode, dataset_entry
+
+    data = tmp_path / "data"
+    write_cifar10(data, per_batch=6)
+    folder = (data / "cifar-10-batches-py").resolve()
+    script = (
+        "import logging, os, sys; logging.basicConfig(level=logging.INFO); "
+        "from benchmark.data import get_dataset; "
+        "b = get_dataset('cifar10', sys.argv[1], offline=True); "
+        "print([l.split()[4] for l in open('/proc/self/maps') if l.rstrip().endswith('.pt')][0])"
+    )
+    with decoding_turn("cifar10", {}, 0.1, 0, folder):  # this process's turn to decode
+        other = subprocess.Popen([sys.executable, "-c", script, str(data)], text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        # The other process says it waits, and then does wait: it cannot end before this
+        # turn does. Without turns it would decode at once, write its own entry and end.
+        said = next((line for line in other.stderr if "waiting for another process" in line), "")
+        assert "decoding cifar10" in said and other.poll() is None
+        entry = cache_entry("cifar10", {}, 0.1, 0, folder)
+        entry.store(_decode(dataset_entry("cifar10"), data, {}, 0.1, 0))
+    mapped_inode, _ = other.communicate(timeout=120)
+
+    assert other.returncode == 0
+    assert int(mapped_inode) == entry.path.stat().st_ino  # it mapped the entry written here
+    assert entries(cache) == [entry.path]
