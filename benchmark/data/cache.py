@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -47,6 +48,8 @@ DEFAULT_LIMIT_GB = 20.0
 #: Part of every entry's name: a change to what an entry holds makes new names.
 FORMAT = 1
 SUFFIX = ".pt"
+WRITING_PREFIX = ".writing-"
+STALE_WRITE_S = 24 * 3600
 
 _log = logging.getLogger(__name__)
 
@@ -111,7 +114,7 @@ class CacheEntry:
             held[f"{split_name}_labels"] = split.labels
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".writing-")
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=WRITING_PREFIX)
             try:
                 with os.fdopen(descriptor, "wb") as file:
                     torch.save(held, file)
@@ -285,8 +288,13 @@ def evict_least_recently_used(directory: Path, keep: Path) -> None:
     """Remove the entries used longest ago until the cache fits its limit (``keep`` stays).
 
     A process that has an evicted entry mapped keeps reading it: the file's pages live
-    until its last mapping goes.
+    until its last mapping goes. Half-written files a killed process left behind (a day
+    old: no write takes that long) go too.
     """
+    for path in directory.glob(f"{WRITING_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime > STALE_WRITE_S:
+                path.unlink()
     limit = _limit_bytes()
     entries = []
     for path in directory.glob(f"*{SUFFIX}"):

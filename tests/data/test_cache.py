@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,18 @@ def test_a_process_waits_for_the_one_decoding_and_maps_what_it_wrote(tmp_path, c
     assert other.returncode == 0
     assert int(mapped_inode) == entry.path.stat().st_ino  # it mapped the entry written here
     assert entries(cache) == [entry.path]
+
+
+def test_a_write_a_killed_process_left_half_done_is_removed_a_day_later(tmp_path, cache):
+    cache.mkdir(parents=True)
+    stale, recent = cache / ".writing-stale", cache / ".writing-recent"
+    for path in (stale, recent):
+        path.write_bytes(b"half an entry")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))  # its writer died two days ago
+    write_cifar10(tmp_path / "data", per_batch=6)
+
+    get_dataset("cifar10", tmp_path / "data", offline=True)  # writes an entry
+
+    assert not stale.exists() and recent.exists()  # the recent one may still be written
+    assert len(entries(cache)) == 1
