@@ -74,11 +74,12 @@ def cache(clear: bool) -> None:
         removed, freed = clear_cache()
         console.print(f"removed {removed} cached dataset(s), {_megabytes(freed)} from {directory}")
         return
+    limit = limit_gb()  # a setting that cannot be used: its one line, before any table
     entries = cached_datasets()
     total = sum(entry.size_bytes for entry in entries)
     console.print(_cache_table(entries))
     console.print(f"{len(entries)} cached dataset(s), {_megabytes(total)} in {directory} "
-                  f"(limit {limit_gb():g} GB: BENCH_CACHE_MAX_GB)")  # fmt: skip
+                  f"(limit {limit:g} GB: BENCH_CACHE_MAX_GB)")  # fmt: skip
 
 
 def _cache_table(entries) -> Table:

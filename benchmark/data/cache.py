@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -41,6 +42,7 @@ from typing import Any
 import torch
 
 from benchmark.data.bundle import DatasetBundle, TensorSplit
+from benchmark.errors import BenchError
 
 CACHE_DIR_ENV = "BENCH_CACHE_DIR"
 CACHE_LIMIT_ENV = "BENCH_CACHE_MAX_GB"
@@ -52,6 +54,10 @@ WRITING_PREFIX = ".writing-"
 STALE_WRITE_S = 24 * 3600
 
 _log = logging.getLogger(__name__)
+
+
+class CacheSettingError(BenchError):
+    """A setting of the dataset cache (an environment variable) that cannot be used."""
 
 
 def cache_dir() -> Path | None:
@@ -164,8 +170,8 @@ def cache_entry(
     None when the cache is off, or when there is no folder to name the entry by (a packaged
     dataset, a folder that does not exist: its builder says what is wrong).
     """
-    directory = cache_dir()
-    if directory is None or source is None or not source.is_dir():
+    directory = _usable_cache(source)
+    if directory is None:
         return None
     identity = {
         "format": FORMAT,
@@ -177,9 +183,8 @@ def cache_entry(
         "source": str(source.resolve()),
         "files": source_files(source),
     }
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
     return CacheEntry(
-        directory / f"{name}-{digest.hexdigest()[:24]}{SUFFIX}",
+        directory / f"{_named(name, identity)}{SUFFIX}",
         name,
         options,
         val_fraction,
@@ -214,17 +219,34 @@ def cached_datasets() -> list[CachedDataset]:
 def clear_cache() -> tuple[int, int]:
     """Remove every entry; returns how many and their bytes. Processes that map an entry
     keep reading it: its pages live until their mappings go."""
+    directory = cache_dir()
     removed, freed = 0, 0
-    for entry in cached_datasets():
-        with contextlib.suppress(FileNotFoundError):
-            entry.path.unlink()
-            removed, freed = removed + 1, freed + entry.size_bytes
+    for path in directory.glob(f"*{SUFFIX}") if directory is not None else []:
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
+            size = path.stat().st_size
+            path.unlink()
+            removed, freed = removed + 1, freed + size
     return removed, freed
 
 
 def limit_gb() -> float:
-    """The size past which the entries used longest ago are removed (``BENCH_CACHE_MAX_GB``)."""
-    return _limit_bytes() / 1e9
+    """The size past which the entries used longest ago are removed (``BENCH_CACHE_MAX_GB``).
+
+    Raises ``CacheSettingError`` for a value that is not a positive number.
+    """
+    text = os.environ.get(CACHE_LIMIT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LIMIT_GB
+    try:
+        gigabytes = float(text)
+    except ValueError:
+        gigabytes = math.nan
+    if not gigabytes > 0:  # NaN too
+        raise CacheSettingError(
+            f"{CACHE_LIMIT_ENV}={text!r} is not a positive number of gigabytes; "
+            f"set it to e.g. {DEFAULT_LIMIT_GB:g}, or unset it"
+        )
+    return gigabytes
 
 
 def _described(path: Path) -> dict[str, Any] | None:
@@ -250,13 +272,12 @@ def decoding_turn(
     ``flock`` on a file of the cache, released by the kernel if its holder dies. Without a
     cache (off, not writable, nothing to name the entry by) there is no turn to take.
     """
-    directory = cache_dir()
-    if directory is None or source is None or not source.is_dir():
+    directory = _usable_cache(source)
+    if directory is None:
         yield
         return
-    identity = [name, str(source.resolve()), options, val_fraction, split_seed]
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
-    path = directory / "locks" / f"{name}-{digest.hexdigest()[:24]}.lock"
+    identity = [str(source.resolve()), options, val_fraction, split_seed]
+    path = directory / "locks" / f"{_named(name, identity)}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = open(path, "a")  # noqa: SIM115 (held across the yield)
@@ -295,7 +316,11 @@ def evict_least_recently_used(directory: Path, keep: Path) -> None:
         with contextlib.suppress(OSError):
             if time.time() - path.stat().st_mtime > STALE_WRITE_S:
                 path.unlink()
-    limit = _limit_bytes()
+    try:
+        limit = limit_gb() * 1e9
+    except CacheSettingError as error:  # a trial's worker goes on; `bench data cache` says it
+        _log.warning("dataset cache: %s; nothing evicted", error)
+        return
     entries = []
     for path in directory.glob(f"*{SUFFIX}"):
         with contextlib.suppress(OSError):
@@ -320,14 +345,19 @@ def _platform_version() -> str:
         return "unknown"
 
 
-def _limit_bytes() -> float:
-    text = os.environ.get(CACHE_LIMIT_ENV, "").strip()
-    try:
-        gigabytes = float(text) if text else DEFAULT_LIMIT_GB
-    except ValueError:
-        _log.warning("%s=%r is not a number; using %s", CACHE_LIMIT_ENV, text, DEFAULT_LIMIT_GB)
-        gigabytes = DEFAULT_LIMIT_GB
-    return gigabytes * 1e9
+def _usable_cache(source: Path | None) -> Path | None:
+    """The cache's folder, or None when it is off or there is no folder to name an entry by
+    (a packaged dataset; a folder that does not exist, which its builder reports)."""
+    directory = cache_dir()
+    if directory is None or source is None or not source.is_dir():
+        return None
+    return directory
+
+
+def _named(name: str, identity: Any) -> str:
+    """``name`` and a digest of ``identity``: a file name that changes with either."""
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return f"{name}-{digest.hexdigest()[:24]}"
 
 
 def _facts(bundle: DatasetBundle) -> dict[str, Any]:

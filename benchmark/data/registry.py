@@ -228,13 +228,11 @@ def _load(
     folder = entry.decoded_from(root, resolved) if entry.decoded_from is not None else None
     # One process of the machine decodes; the others wait for it, then map what it wrote.
     with decoding_turn(name, resolved, val_fraction, split_seed, folder):
-        cached = cache_entry(name, resolved, val_fraction, split_seed, folder)
-        if cached is not None and (bundle := cached.load()) is not None:
+        found = cache_entry(name, resolved, val_fraction, split_seed, folder)
+        if found is not None and (bundle := found.load()) is not None:
             return bundle
         bundle = _decode(entry, root, resolved, val_fraction, split_seed)
-        if cached is None:
-            return bundle
-        # Named again once decoded: decoding may add files (MNIST's .gz unpacked beside it).
+        # Named once decoded: decoding may add files (MNIST's .gz unpacked beside it).
         decoded = cache_entry(name, resolved, val_fraction, split_seed, folder)
         return decoded.store(bundle) if decoded is not None else bundle
 

@@ -105,3 +105,15 @@ def test_data_cache_says_when_the_cache_is_off(runner, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE_DIR", "off")
     result = runner.invoke(cli, ["data", "cache"])
     assert result.exit_code == 0 and "the dataset cache is off" in result.output
+
+
+@pytest.mark.parametrize("limit", ["lots", "0", "-3"])
+def test_data_cache_refuses_a_limit_that_is_not_a_positive_number(runner, tmp_path, monkeypatch,
+                                                                  limit):  # fmt: skip
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_CACHE_MAX_GB", limit)
+    result = runner.invoke(cli, ["data", "cache"])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert f"BENCH_CACHE_MAX_GB='{limit}' is not a positive number" in line
+    assert "Traceback" not in result.output

@@ -230,3 +230,14 @@ def test_a_write_a_killed_process_left_half_done_is_removed_a_day_later(tmp_path
 
     assert not stale.exists() and recent.exists()  # the recent one may still be written
     assert len(entries(cache)) == 1
+
+
+def test_a_limit_that_is_not_a_number_never_fails_a_load(tmp_path, cache, monkeypatch):
+    """A trial's worker goes on (nothing evicted); `bench data cache` reports the setting."""
+    monkeypatch.setenv(CACHE_LIMIT_ENV, "lots")
+    written = write_cifar10(tmp_path / "data", per_batch=6)
+
+    bundle = get_dataset("cifar10", tmp_path / "data", offline=True)
+
+    assert np.array_equal(bundle.test.images.numpy(), written.test.images)
+    assert len(entries(cache)) == 1
