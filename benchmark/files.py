@@ -8,6 +8,25 @@ from pathlib import Path
 
 from benchmark.errors import BenchError
 
+#: Moves the platform's per-machine cache; ``off`` turns it off.
+CACHE_DIR_ENV = "BENCH_CACHE_DIR"
+
+
+def machine_cache_dir(part: str) -> Path | None:
+    """The folder of this machine's cache that holds ``part``, or None when it is off.
+
+    The cache keeps what any process of the platform on this machine can reuse instead of
+    making it again (decoded datasets, an empty MLflow store): ``$BENCH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/bench``, else ``~/.cache/bench``. Nothing in it is a result.
+    """
+    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if configured.lower() == "off":
+        return None
+    if configured:
+        return Path(configured).expanduser() / part
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bench" / part
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary name beside ``path``, then rename: readers never see half."""

@@ -43,8 +43,8 @@ import torch
 
 from benchmark.data.bundle import DatasetBundle, TensorSplit
 from benchmark.errors import BenchError
+from benchmark.files import machine_cache_dir
 
-CACHE_DIR_ENV = "BENCH_CACHE_DIR"
 CACHE_LIMIT_ENV = "BENCH_CACHE_MAX_GB"
 DEFAULT_LIMIT_GB = 20.0
 #: Part of every entry's name: a change to what an entry holds makes new names.
@@ -62,13 +62,7 @@ class CacheSettingError(BenchError):
 
 def cache_dir() -> Path | None:
     """Where decoded datasets are kept, or None when ``BENCH_CACHE_DIR=off``."""
-    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if configured.lower() == "off":
-        return None
-    if configured:
-        return Path(configured).expanduser() / "datasets"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "bench" / "datasets"
+    return machine_cache_dir("datasets")
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 from benchmark.errors import BenchError
 from benchmark.report.plots import confusion_matrix_figure, learning_curves_figure, save_figure
+from benchmark.results.local_store import create_store
 from benchmark.results.parquet import table_dir
 from benchmark.results.schema import HP_PREFIX, hyperparameter_columns
 from benchmark.yaml_values import dump_yaml
@@ -129,7 +130,9 @@ class MlflowTracker:
         for name in ("mlflow.store.db.utils", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
         try:  # opens (and creates, the first time) the store, so a bad path fails now
-            with _store_lock(uri):
+            with _store_lock(uri) as database:
+                if database is not None:
+                    create_store(database)  # a copy of an empty one, not a migration
                 tracker = cls(uri, results_dir, artifact_root)
                 tracker.client.search_experiments(max_results=1)
         except Exception as error:
@@ -299,21 +302,21 @@ class MlflowTracker:
 
 
 @contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Hold a SQLite store's lock while it is opened.
+def _store_lock(uri: str) -> Iterator[Path | None]:
+    """Hold a SQLite store's lock while it is opened; yields its file (None: not SQLite).
 
-    The first open creates the store and migrates its schema; two sweeps starting at once
-    on one results directory would both migrate, and one would fail. The lock (an advisory
-    ``flock`` on a file beside the database) makes the second wait for the first.
+    The first open creates the store; two sweeps starting at once on one results directory
+    would both create it, and one would fail. The lock (an advisory ``flock`` on a file
+    beside the database) makes the second wait for the first.
     """
     database = uri.removeprefix("sqlite:///")
     if database == uri or not Path(database).parent.is_dir():
-        yield  # not a SQLite file (or a path MLflow will refuse): nothing to serialise
+        yield None  # not a SQLite file (or a path MLflow will refuse): nothing to serialise
         return
     with open(f"{database}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            yield Path(database)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -15,7 +15,8 @@ import torch
 from formats import write_cifar10, write_mnist_format
 
 from benchmark.data import get_dataset
-from benchmark.data.cache import CACHE_DIR_ENV, CACHE_LIMIT_ENV, cache_dir
+from benchmark.data.cache import CACHE_LIMIT_ENV, cache_dir
+from benchmark.files import CACHE_DIR_ENV
 
 
 @pytest.fixture
