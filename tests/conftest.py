@@ -153,7 +153,10 @@ class MlflowServer:
         return self.store / "artifacts"
 
     def start(self, limit_s: float = 120) -> None:
+        from benchmark.results.local_store import create_store
+
         self.store.mkdir(parents=True, exist_ok=True)
+        create_store(self.store / "mlflow.db")  # the suite's copy of an empty store: no migration
         command = [
             sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
             "--port", str(self.port), "--workers", "1",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import pickle
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -344,6 +346,7 @@ def _free_port() -> int:
 def test_bench_ui_serves_mlflow_on_loopback_by_default(tmp_path):
     port = _free_port()
     log = tmp_path / "ui.log"
+    (tmp_path / "r").mkdir()  # a results folder without a store: bench ui copies an empty one
     with open(log, "wb") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "benchmark.cli", "ui", "--results-dir", str(tmp_path / "r"),
@@ -361,6 +364,11 @@ def test_bench_ui_serves_mlflow_on_loopback_by_default(tmp_path):
             time.sleep(0.2)  # polling interval, not synchronisation
         assert listening[port] <= LOOPBACK, listening
         assert all(addresses <= LOOPBACK for addresses in listening.values()), listening
+        # The server answers from the copied store, with the experiment MLflow adds to it.
+        search = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=5"
+        with urllib.request.urlopen(search, timeout=30) as answer:
+            names = [e["name"] for e in json.load(answer)["experiments"]]
+        assert names == ["Default"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -21,11 +21,15 @@ from benchmark.cli.options import results_dir_option
 )
 def ui(results_dir, port, host) -> None:
     """Serve the MLflow UI for the sweeps under RESULTS_DIR until Ctrl-C."""
+    from benchmark.results.local_store import create_store
     from benchmark.results.tracking import STORE_FILE, local_store, ui_command
 
     store_uri, _ = local_store(results_dir)
-    if not (Path(results_dir) / STORE_FILE).is_file():
+    store = Path(results_dir) / STORE_FILE
+    if not store.is_file():
         click.echo(f"note: no MLflow store under {results_dir}/ yet; the UI starts empty")
+        if store.parent.is_dir():
+            create_store(store)  # a copy of an empty one, instead of the server migrating
     click.echo(f"MLflow UI for {store_uri}: http://{host}:{port}  (Ctrl-C stops it)")
     try:
         completed = subprocess.run(ui_command(results_dir, host, port), check=False)

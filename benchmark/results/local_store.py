@@ -1,12 +1,13 @@
 """A new local MLflow store, copied from an empty one this machine has migrated before.
 
 MLflow creates a SQLite store by running its whole chain of schema migrations: about
-4 CPU-seconds on a 2-core machine, paid by the first sweep (or ``bench train``) of every
-results folder, on the path to its first trial. The schema depends on MLflow's version
-only, so the first store made with a version is also kept in the machine's cache, empty:
-not even MLflow's ``Default`` experiment, which MLflow adds to each copy on opening it,
-with the artifact location it would have given it anyway. Later stores are copies of it
-(milliseconds). When the cache is off or cannot be written, MLflow migrates as before.
+4 CPU-seconds on a 2-core machine, paid by the first sweep of every results folder on
+the path to its first trial (and by ``bench ui`` on a folder without a store). The schema
+depends on MLflow's version only, so the first store made with a version is also kept in
+the machine's cache, empty: not even MLflow's ``Default`` experiment, which MLflow adds to
+each copy on opening it, with the artifact location it would have given it anyway. Later
+stores are copies of it (milliseconds). When the cache is off or cannot be written, MLflow
+migrates as before.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import os
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 from benchmark.files import machine_cache_dir
@@ -25,8 +27,10 @@ _log = logging.getLogger(__name__)
 def create_store(database: Path) -> bool:
     """Put an empty, migrated store at ``database`` unless a file is there; whether it did.
 
-    Call it holding the store's lock (``tracking._store_lock``): the copy goes in under a
-    temporary name and is renamed, so a reader never opens half a database.
+    The copy is written under a temporary name and hard-linked into place, which fails if
+    a store appeared there meanwhile (another sweep's, already holding runs): a reader
+    never opens half a database, and no store is ever replaced. Where the copy cannot be
+    made (no hard links on that file system), MLflow creates the store itself.
     """
     if database.exists():
         return False
@@ -36,21 +40,24 @@ def create_store(database: Path) -> bool:
     temporary = database.with_name(f".{database.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(template, temporary)
-        os.replace(temporary, database)
+        os.link(temporary, database)
+    except FileExistsError:
+        return False
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
         _log.warning("could not copy the empty MLflow store %s: %s", template, error)
         return False
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
     return True
 
 
 def template_path() -> Path | None:
     """Where the empty store of the installed MLflow is kept; None with the cache off."""
-    import mlflow
-
     folder = machine_cache_dir("mlflow")
-    return None if folder is None else folder / f"empty-store-mlflow-{mlflow.__version__}.db"
+    if folder is None:
+        return None
+    return folder / f"empty-store-mlflow-{metadata.version('mlflow')}.db"
 
 
 def _template() -> Path | None:
@@ -64,6 +71,8 @@ def _template() -> Path | None:
         from mlflow.store.db.utils import _initialize_tables
     except ImportError:
         return None
+    for name in ("mlflow.store.db.utils", "alembic"):  # each migration's INFO line
+        logging.getLogger(name).setLevel(logging.WARNING)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -132,7 +132,7 @@ class MlflowTracker:
         try:  # opens (and creates, the first time) the store, so a bad path fails now
             with _store_lock(uri) as database:
                 if database is not None:
-                    create_store(database)  # a copy of an empty one, not a migration
+                    create_store(database)  # a copy of an empty one: no migrations
                 tracker = cls(uri, results_dir, artifact_root)
                 tracker.client.search_experiments(max_results=1)
         except Exception as error:
