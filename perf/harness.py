@@ -179,13 +179,14 @@ def run_process(command: list[str], env: dict[str, str] | None = None) -> Proces
 def run_side(script: str, side: str, arguments: list[str]) -> tuple[dict[str, Any], ProcessRun]:
     """Run ``script --side side ARGUMENTS`` and return the figures it wrote, and the run.
 
-    Each side starts with an empty dataset cache of its own (``benchmark.data.cache``):
-    a dataset it maps from there, it decoded itself, never another side before it.
+    Each side starts with an empty machine cache of its own (``BENCH_CACHE_DIR``): a
+    dataset it maps from there, it decoded itself, never another side before it, and the
+    platform's side migrates its MLflow store as a machine's first sweep does.
     """
     with tempfile.TemporaryDirectory(prefix="perf-side-") as folder:
         result = Path(folder) / "result.json"
         command = [sys.executable, script, "--side", side, "--result", str(result), *arguments]
-        env = {**os.environ, "BENCH_CACHE_DIR": str(Path(folder) / "dataset-cache")}
+        env = {**os.environ, "BENCH_CACHE_DIR": str(Path(folder) / "machine-cache")}
         run = run_process(command, env).check(f"the {side} side")
         return json.loads(result.read_text()), run
 

@@ -26,8 +26,8 @@ os.environ["BENCH_OFFLINE"] = "1"
 # developer has cached changes what the tests see.
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="bench-tests-torch-")
 atexit.register(shutil.rmtree, os.environ["TORCH_HOME"], ignore_errors=True)
-# Likewise a dataset cache of the suite's own: decoded datasets are kept there, not in the
-# developer's ~/.cache/bench.
+# Likewise a machine cache of the suite's own: decoded datasets and the empty MLflow store
+# are kept there, not in the developer's ~/.cache/bench.
 os.environ["BENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-tests-cache-")
 atexit.register(shutil.rmtree, os.environ["BENCH_CACHE_DIR"], ignore_errors=True)
 prepare_ray_environment()

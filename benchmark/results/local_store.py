@@ -52,6 +52,12 @@ def create_store(database: Path) -> bool:
     return True
 
 
+def quiet_migrations() -> None:
+    """Keep MLflow's INFO line per schema migration off the user's terminal."""
+    for name in ("mlflow.store.db.utils", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def template_path() -> Path | None:
     """Where the empty store of the installed MLflow is kept; None with the cache off."""
     folder = machine_cache_dir("mlflow")
@@ -71,8 +77,7 @@ def _template() -> Path | None:
         from mlflow.store.db.utils import _initialize_tables
     except ImportError:
         return None
-    for name in ("mlflow.store.db.utils", "alembic"):  # each migration's INFO line
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_migrations()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

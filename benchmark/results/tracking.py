@@ -22,7 +22,6 @@ import csv
 import datetime as dt
 import fcntl
 import json
-import logging
 import os
 import ssl
 import sys
@@ -41,7 +40,7 @@ from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 from benchmark.errors import BenchError
 from benchmark.report.plots import confusion_matrix_figure, learning_curves_figure, save_figure
-from benchmark.results.local_store import create_store
+from benchmark.results.local_store import create_store, quiet_migrations
 from benchmark.results.parquet import table_dir
 from benchmark.results.schema import HP_PREFIX, hyperparameter_columns
 from benchmark.yaml_values import dump_yaml
@@ -126,9 +125,7 @@ class MlflowTracker:
             _probe_server(uri)
         if uri.startswith(("http://", "https://")):
             return cls(uri, results_dir, artifact_root)
-        # Creating a store logs its schema migrations at INFO: not the user's business.
-        for name in ("mlflow.store.db.utils", "alembic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        quiet_migrations()  # a database MLflow creates itself (not a copy) migrates
         try:  # opens (and creates, the first time) the store, so a bad path fails now
             with _store_lock(uri) as database:
                 if database is not None:
