@@ -154,6 +154,7 @@ class MlflowServer:
 
     def start(self, limit_s: float = 120) -> None:
         from benchmark.results.local_store import create_store
+        from benchmark.results.tracking import ui_environment
 
         self.store.mkdir(parents=True, exist_ok=True)
         create_store(self.store / "mlflow.db")  # the suite's copy of an empty store: no migration
@@ -167,7 +168,11 @@ class MlflowServer:
         log = self.store / "server.log"
         with open(log, "a") as output:
             self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=ui_environment(),  # as bench ui runs it: no GenAI job runner
             )
         deadline = time.monotonic() + limit_s
         while True:

@@ -369,6 +369,9 @@ def test_bench_ui_serves_mlflow_on_loopback_by_default(tmp_path):
         with urllib.request.urlopen(search, timeout=30) as answer:
             names = [e["name"] for e in json.load(answer)["experiments"]]
         assert names == ["Default"]
+        # Without MLflow's GenAI job runner and its queue's consumer: nothing here uses them.
+        commands = [" ".join(p.cmdline()) for p in psutil.Process(server.pid).children(True)]
+        assert commands and not [c for c in commands if "_job_runner" in c or "huey" in c]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

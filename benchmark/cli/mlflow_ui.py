@@ -22,7 +22,7 @@ from benchmark.cli.options import results_dir_option
 def ui(results_dir, port, host) -> None:
     """Serve the MLflow UI for the sweeps under RESULTS_DIR until Ctrl-C."""
     from benchmark.results.local_store import create_store
-    from benchmark.results.tracking import STORE_FILE, local_store, ui_command
+    from benchmark.results.tracking import STORE_FILE, local_store, ui_command, ui_environment
 
     store_uri, _ = local_store(results_dir)
     store = Path(results_dir) / STORE_FILE
@@ -32,7 +32,8 @@ def ui(results_dir, port, host) -> None:
             create_store(store)  # a copy of an empty one, instead of the server migrating
     click.echo(f"MLflow UI for {store_uri}: http://{host}:{port}  (Ctrl-C stops it)")
     try:
-        completed = subprocess.run(ui_command(results_dir, host, port), check=False)
+        command = ui_command(results_dir, host, port)
+        completed = subprocess.run(command, env=ui_environment(), check=False)
     except KeyboardInterrupt:  # the server got the same Ctrl-C and stops by itself
         return
     if completed.returncode != 0:
