@@ -56,6 +56,16 @@ def make_parser(description: str) -> argparse.ArgumentParser:
         "Tune's and Train's state and logs), even when the side is killed; by default "
         "they go to a temporary folder",
     )
+    parser.add_argument(
+        "--address",
+        default=None,
+        action=_RayAddress,
+        metavar="HOST:PORT",
+        help="run each sweep side's sweep on the running Ray cluster at this address (as "
+        "`bench submit --address` does) instead of a Ray instance of its own: Ray's start is "
+        "then not in the sweep's wall time, and its trials use the cluster's machine caches; "
+        "scripts that run no sweep ignore it",
+    )
     # How the parent runs one side in a child process (``run_side``); not for users.
     parser.add_argument("--side", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
@@ -68,10 +78,33 @@ EXECUTIONS = ("pooled", "train", "inline")
 KEEP_RESULTS_ENV = "PERF_KEEP_RESULTS"
 
 
+# The cluster ``--address`` names, for the same reason.
+RAY_ADDRESS_ENV = "PERF_RAY_ADDRESS"
+
+
 class _KeepResults(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         os.environ[KEEP_RESULTS_ENV] = str(Path(values).resolve())
         setattr(namespace, self.dest, values)
+
+
+class _RayAddress(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        os.environ[RAY_ADDRESS_ENV] = values
+        setattr(namespace, self.dest, values)
+
+
+def ray_address() -> str | None:
+    """The Ray cluster the sweep sides join (``--address``); ``None``: each starts its own."""
+    return os.environ.get(RAY_ADDRESS_ENV)
+
+
+def sweep_start_note() -> str:
+    """What a sweep side's wall time includes before its first trial, said in the notes."""
+    address = ray_address()
+    if address is None:
+        return "bench's walls include its imports and Ray's start in the side's process"
+    return f"bench's walls include its imports and joining the running Ray cluster at {address}"
 
 
 def sweep_folder(name: str) -> contextlib.AbstractContextManager[Path]:

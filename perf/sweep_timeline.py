@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import harness
+
 RECORD_FIGURES = ("train_time_s", "eval_time_s", "wall_time_s", "best_val_accuracy")
 
 
@@ -37,6 +39,7 @@ def run_sweep(sweep_yaml: str, folder: Path) -> dict[str, Any]:
     outcome = start_sweep(
         folder / "sweep.yaml",
         results_dir=folder / "results",
+        address=harness.ray_address(),
         console=Console(quiet=True),
         quiet=True,
     )

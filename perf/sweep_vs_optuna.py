@@ -237,7 +237,7 @@ def main() -> None:
                 )
                 notes.append(f"bench ({execution}): {sweep_timeline.phases(platform)}")
                 notes.append(f"Optuna ({count} trials): {sweep_timeline.phases(plain)}")
-    notes.append("both walls include start-up (bench: imports, Ray's start; Optuna: imports)")
+    notes.append(f"{harness.sweep_start_note()}; Optuna's include its imports")
     harness.report(
         "Benchmark 3: sweep vs plain Optuna, one device",
         rows,

@@ -30,13 +30,26 @@ SWEEP_SCRIPTS = {"trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py", "ea
 OPTIONS = {"slots_busy.py": ["--packing", "1,2"]}
 
 
+@pytest.fixture
+def cluster_address(request) -> list[str]:
+    """``--address`` of the suite's running Ray for a script that runs sweeps (its sides
+    then join it instead of each starting Ray: seconds of the suite each), else nothing."""
+    if request.node.callspec.params["script"] not in SWEEP_SCRIPTS:
+        return []
+    ray = request.getfixturevalue("local_ray")
+    return ["--address", ray.get_runtime_context().gcs_address]
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_path):
+def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(
+    script, tmp_path, cluster_address
+):
     figures_file, kept = tmp_path / "figures.json", tmp_path / "kept"
 
     command = [sys.executable, str(PERF / script), "--size", "tiny", "--json", str(figures_file),
-               "--keep-results", str(kept), *OPTIONS.get(script, [])]  # fmt: skip
+               "--keep-results", str(kept), *cluster_address, *OPTIONS.get(script, [])]  # fmt: skip
 
+    jobs_before = {job.job_id for job in _ray_jobs()} if cluster_address else set()
     finished = subprocess.run(
         command,
         capture_output=True,
@@ -65,14 +78,29 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(script, tmp_
     # Each sweep side's sweep stays where --keep-results says, its records with it.
     records = list(kept.glob("*/results/*/*/trials/*.json"))
     assert bool(records) == (script in SWEEP_SCRIPTS), records
+    if cluster_address:  # each sweep side's driver was a job of the suite's Ray
+        sides = [job for job in _ray_jobs() if job.job_id not in jobs_before]
+        assert sides and all(f"{PERF}/" in job.entrypoint for job in sides), sides
+        assert {str(job.status) for job in sides} == {"SUCCEEDED"}, sides
     if script == "sweep_vs_optuna.py":  # where each side's wall time went
         phases = [note for note in figures["notes"] if "first trial started at" in note]
         assert [note.split(":")[0] for note in phases] == ["bench (inline)", "Optuna (2 trials)"]
+        address = cluster_address[1]
+        assert f"walls include its imports and joining the running Ray cluster at {address}" in (
+            " ".join(figures["notes"])
+        )
     if script == "slots_busy.py":  # one run per packing level, and the fastest named
         assert len(list(kept.glob("sweep-inline-*"))) == 2
         assert [row["name"].count("1 slots") for row in figures["rows"]] == [1, 1, 1, 0, 0, 0]
         assert any(note.startswith("inline: most trials per minute with ") for note in
                    figures["notes"])  # fmt: skip
+
+
+def _ray_jobs() -> list:
+    """The jobs of the suite's Ray (its own driver's, and those of drivers that joined it)."""
+    from ray.util.state import list_jobs
+
+    return list_jobs(limit=10_000)
 
 
 @pytest.mark.parametrize("script", ["trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py"])
