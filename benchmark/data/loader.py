@@ -20,6 +20,7 @@ stream it would have had.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -144,16 +145,24 @@ class _EpochBatches(Sampler):
     """The loader's plan for its current epoch, as a DataLoader batch sampler.
 
     It reads the epoch when an iteration starts, so persistent workers follow ``set_epoch``.
+    It holds its loader weakly: a strong reference would close a cycle (loader, DataLoader,
+    sampler), and a DataLoader freed by the cycle collector instead of by its last
+    reference has its queues closed before its workers are told to stop; each worker then
+    outlives its 5-second join timeout (a trial ended 15 s late with three loaders).
     """
 
     def __init__(self, loader: BatchLoader) -> None:
-        self.loader = loader
+        self._loader = weakref.ref(loader)
+        self._num_batches = len(loader)
 
     def __len__(self) -> int:
-        return len(self.loader)
+        return self._num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        for batch in self.loader.plan.batches(self.loader.epoch):
+        loader = self._loader()
+        if loader is None:
+            return
+        for batch in loader.plan.batches(loader.epoch):
             yield batch.tolist()
 
 

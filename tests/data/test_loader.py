@@ -99,6 +99,29 @@ def test_dataloader_workers_follow_set_epoch_across_epochs(pets_folder):
         assert torch.equal(labels, torch.cat([labels for _, labels in memory]))
 
 
+def test_a_loaders_workers_stop_cleanly_as_soon_as_it_is_dropped(pets_folder):
+    """Dropped by its last reference (no cycle left for the garbage collector), a loader
+    tells its workers to stop, and they exit by themselves: torch's shutdown under the
+    cycle collector left them waiting until it terminated them 5 s later, in whatever
+    the process did next (a lane's next trial)."""
+    import gc
+    import multiprocessing
+
+    from_files, _ = file_and_memory_bundles(pets_folder)
+    loader = make_loader(from_files, "train", batch_size=3, num_workers=1, seed=2)
+    before = set(multiprocessing.active_children())
+    for epoch in (0, 1):
+        loader.set_epoch(epoch)
+        assert sum(len(labels) for _, labels in loader) == loader.num_samples
+    (worker,) = set(multiprocessing.active_children()) - before
+    gc.disable()
+    try:
+        del loader
+        assert worker.exitcode == 0, worker.exitcode  # stopped and joined, not terminated
+    finally:
+        gc.enable()
+
+
 def test_normalisation_constants_are_made_once_per_device_not_per_batch(digits_bundle):
     """Made per batch on a GPU, each constant is a copy that stalls the GPU's queue."""
     from benchmark.data import transforms
