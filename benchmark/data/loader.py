@@ -159,9 +159,7 @@ class _EpochBatches(Sampler):
         return self._num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        loader = self._loader()
-        if loader is None:
-            return
+        loader = self._loader()  # alive: it holds the DataLoader that iterates this
         for batch in loader.plan.batches(loader.epoch):
             yield batch.tolist()
 

@@ -75,15 +75,15 @@ def local_store(results_dir: Path | str) -> tuple[str, Path]:
     return f"sqlite:///{results_dir / STORE_FILE}", results_dir / ARTIFACTS_DIR
 
 
-#: ``mlflow server`` also starts a job runner and a job queue's consumer (two processes that
-#: each import MLflow) for its GenAI jobs; a benchmark's runs start none, and without them
-#: the UI answered in 11 s instead of 15 to 20 s on a 2-core machine. A user's own value wins.
-UI_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-
-
 def ui_environment() -> dict[str, str]:
-    """The environment ``ui_command`` runs in: this one, with ``UI_ENVIRONMENT``'s defaults."""
-    return {**UI_ENVIRONMENT, **os.environ}
+    """The environment ``ui_command`` runs in: this one, MLflow's GenAI jobs off by default.
+
+    ``mlflow server`` also starts a job runner and a job queue's consumer (two processes
+    that each import MLflow) for its GenAI jobs; a benchmark's runs start none, and without
+    them the UI answered in 11 s instead of 15 to 20 s on a 2-core machine. A user's own
+    ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION`` wins.
+    """
+    return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
 
 
 def ui_command(results_dir: Path | str, host: str = "127.0.0.1", port: int = 5000) -> list[str]:
