@@ -89,7 +89,16 @@ class _KeepResults(argparse.Action):
 
 
 class _RayAddress(argparse.Action):
+    """Checked as ``bench submit --address`` checks it, before any side runs."""
+
     def __call__(self, parser, namespace, values, option_string=None) -> None:
+        # Imported here: a side's process must not import the platform before its clock starts.
+        from benchmark.cluster import ClusterError, prepare_ray
+
+        try:
+            prepare_ray(values)
+        except ClusterError as error:
+            parser.error(f"--address: {error}")
         os.environ[RAY_ADDRESS_ENV] = values
         setattr(namespace, self.dest, values)
 

@@ -130,3 +130,20 @@ def test_a_packing_level_below_one_is_refused_before_anything_runs():
     assert finished.returncode == 2
     assert "--packing: '4,0': give one or more whole numbers of trials at once" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_an_address_where_no_cluster_answers_is_refused_before_anything_runs(closed_port, tmp_path):
+    address = f"127.0.0.1:{closed_port}"
+    finished = subprocess.run(
+        [sys.executable, str(PERF / "sweep_vs_optuna.py"), "--address", address,
+         "--keep-results", str(tmp_path / "kept")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert finished.returncode == 2
+    (line,) = [line for line in finished.stderr.splitlines() if line.startswith("sweep_vs")]
+    assert f"--address: no Ray cluster answers at {address}" in line
+    assert "Traceback" not in finished.stderr
+    assert not (tmp_path / "kept").exists()
