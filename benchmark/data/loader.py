@@ -105,7 +105,10 @@ class BatchLoader:
         order = torch.as_tensor(self.sample_indices(), device=self.device)
         for start in range(0, len(order), self.plan.batch_size):
             chosen = order[start : start + self.plan.batch_size]
-            yield self._device_images.index_select(0, chosen), self._device_labels[chosen]
+            yield (
+                self._device_images.index_select(0, chosen),
+                self._device_labels.index_select(0, chosen),
+            )
 
     def _worker_batches(self) -> Iterator[Batch]:
         if self._workers is None:

@@ -61,7 +61,7 @@ def train_one_epoch(
         scaler.step(optimizer)
         scaler.update()
         schedule.after_batch()
-        loss_sum += loss.detach().float() * labels.numel()
+        loss_sum.add_(loss.detach().float(), alpha=labels.numel())
         correct += (logits.detach().argmax(dim=1) == labels).sum()
         count += labels.numel()
     return PassTotals(float(loss_sum), int(correct), int(count))

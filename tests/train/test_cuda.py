@@ -18,14 +18,24 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 @pytest.mark.parametrize(
-    ("amp", "channels_last", "compile_model"),
-    [("none", False, False), ("bf16", True, False), ("fp16", False, False), ("bf16", True, True)],
+    ("amp", "channels_last", "compile_model", "grad_clip_norm"),
+    [
+        ("none", False, False, None),
+        ("bf16", True, False, None),
+        ("fp16", False, False, None),
+        # fp16's scaler unscales the gradients for clipping before the fused optimiser steps.
+        ("fp16", False, False, 1.0),
+        ("bf16", True, True, None),
+    ],
 )
-def test_a_trial_trains_on_the_gpu_at_each_precision(amp, channels_last, compile_model, tmp_path):
+def test_a_trial_trains_on_the_gpu_at_each_precision(
+    amp, channels_last, compile_model, grad_clip_norm, tmp_path
+):
     config = {
         "architecture": "standard_cnn", "dataset": "digits", "data_dir": str(tmp_path),
         "epochs": 3, "batch_size": 64, "lr": 3e-3, "amp": amp, "channels_last": channels_last,
         "compile": compile_model, "measure_inference": True, "checkpoint_every": 0,
+        "grad_clip_norm": grad_clip_norm,
     }  # fmt: skip
 
     final = run_locally(config, device="cuda").reports[-1]

@@ -88,6 +88,7 @@ def test_each_optimiser_is_built_with_its_settings(values, kind, settings):
     optimizer = build_optimizer(torch.nn.Linear(2, 2), config(**values))
     assert type(optimizer) is kind
     assert {key: optimizer.defaults[key] for key in settings} == settings
+    assert optimizer.defaults["fused"] is True  # one kernel per step, not one per tensor
 
 
 def test_the_optimiser_holds_only_the_trainable_parameters_of_a_frozen_model():
