@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import torch
 
@@ -48,3 +51,28 @@ def test_the_fast_mnist_sample_reader_matches_mlxtends_own_function():
     expected_pixels, expected_labels = mnist_data()
     assert np.array_equal(pixels, expected_pixels) and np.array_equal(labels, expected_labels)
     assert pixels.dtype == np.uint8 and pixels.shape == (5000, 784)
+
+
+def test_the_digits_reader_matches_scikit_learns_own_function():
+    from sklearn.datasets import load_digits
+
+    from benchmark.data.sources.packaged import read_digits
+
+    pixels, labels = read_digits()
+    expected = load_digits()
+    assert np.array_equal(pixels, expected.images) and np.array_equal(labels, expected.target)
+    assert pixels.shape == (1797, 8, 8) and labels.dtype == np.int64
+
+
+def test_decoding_the_digits_does_not_import_scikit_learn():
+    """Its import costs a trial's worker seconds and over 100 MB; a fresh process shows it."""
+    script = (
+        "import sys\n"
+        "from benchmark.data.sources.packaged import digits\n"
+        "digits(None)\n"
+        "assert 'sklearn' not in sys.modules, 'scikit-learn was imported'\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
