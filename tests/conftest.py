@@ -37,12 +37,15 @@ RESULTS_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "results.
 
 @pytest.fixture(scope="session")
 def local_ray():
-    """One embedded Ray instance (2 CPUs) shared by every test that needs it, started the way
-    ``bench`` starts it.
+    """One embedded Ray instance (2 CPUs) shared by every test of this test process that
+    needs it, started the way ``bench`` starts it.
 
-    Starting Ray costs tens of seconds on a 2-core machine, so it is started once, on first
-    use, and shut down when the session ends. It has its dashboard: Ray Train releases the
-    resources of a stopped trial through the state API the dashboard serves.
+    Starting Ray costs seconds on a 2-core machine, so it is started once per test process
+    (pytest-xdist runs two), on first use, and shut down when the session ends. Each
+    process's instance is its own: a test that asks Ray's state API about "its" cluster
+    names this one's address, since another instance runs beside it. It has its dashboard:
+    Ray Train releases the resources of a stopped trial through the state API the
+    dashboard serves.
     """
     import ray
 

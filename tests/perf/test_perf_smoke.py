@@ -98,9 +98,10 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(
 
 def _ray_jobs() -> list:
     """The jobs of the suite's Ray (its own driver's, and those of drivers that joined it)."""
+    import ray
     from ray.util.state import list_jobs
 
-    return list_jobs(limit=10_000)
+    return list_jobs(ray.get_runtime_context().gcs_address, limit=10_000)
 
 
 @pytest.mark.parametrize("script", ["trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py"])
