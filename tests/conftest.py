@@ -57,6 +57,13 @@ def local_ray():
 
 
 @pytest.fixture(scope="session")
+def local_ray_address(local_ray) -> str:
+    """The GCS address of this test process's Ray: what a test passes to Ray's state API
+    or to ``--address``, since another test process's instance runs beside it."""
+    return local_ray.get_runtime_context().gcs_address
+
+
+@pytest.fixture(scope="session")
 def run_sweep(local_ray, tmp_path_factory):
     """Runs a sweep file's text as ``bench submit`` does, quietly, on the suite's embedded
     Ray, in a new folder named after it (the file and its results); returns the outcome."""

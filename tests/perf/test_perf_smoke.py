@@ -36,8 +36,7 @@ def cluster_address(request) -> list[str]:
     then join it instead of each starting Ray: seconds of the suite each), else nothing."""
     if request.node.callspec.params["script"] not in SWEEP_SCRIPTS:
         return []
-    ray = request.getfixturevalue("local_ray")
-    return ["--address", ray.get_runtime_context().gcs_address]
+    return ["--address", request.getfixturevalue("local_ray_address")]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -49,7 +48,9 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(
     command = [sys.executable, str(PERF / script), "--size", "tiny", "--json", str(figures_file),
                "--keep-results", str(kept), *cluster_address, *OPTIONS.get(script, [])]  # fmt: skip
 
-    jobs_before = {job.job_id for job in _ray_jobs()} if cluster_address else set()
+    jobs_before = (
+        {job.job_id for job in _ray_jobs(cluster_address[1])} if cluster_address else set()
+    )
     finished = subprocess.run(
         command,
         capture_output=True,
@@ -79,7 +80,7 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(
     records = list(kept.glob("*/results/*/*/trials/*.json"))
     assert bool(records) == (script in SWEEP_SCRIPTS), records
     if cluster_address:  # each sweep side's driver was a job of the suite's Ray
-        sides = [job for job in _ray_jobs() if job.job_id not in jobs_before]
+        sides = [job for job in _ray_jobs(cluster_address[1]) if job.job_id not in jobs_before]
         assert sides and all(f"{PERF}/" in job.entrypoint for job in sides), sides
         assert {str(job.status) for job in sides} == {"SUCCEEDED"}, sides
     if script == "sweep_vs_optuna.py":  # where each side's wall time went
@@ -96,12 +97,12 @@ def test_a_tiny_run_writes_both_figures_their_ratio_and_the_machine(
                    figures["notes"])  # fmt: skip
 
 
-def _ray_jobs() -> list:
-    """The jobs of the suite's Ray (its own driver's, and those of drivers that joined it)."""
-    import ray
+def _ray_jobs(address: str) -> list:
+    """The jobs of the suite's Ray at ``address`` (its own driver's, and those of drivers
+    that joined it)."""
     from ray.util.state import list_jobs
 
-    return list_jobs(ray.get_runtime_context().gcs_address, limit=10_000)
+    return list_jobs(address, limit=10_000)
 
 
 @pytest.mark.parametrize("script", ["trial_overhead.py", "sweep_vs_optuna.py", "slots_busy.py"])

@@ -98,19 +98,16 @@ def torch_watch(path: Path):
     return TorchWatch()
 
 
-def test_a_one_worker_job_starts_nothing_it_does_not_use(tmp_path):
+def test_a_one_worker_job_starts_nothing_it_does_not_use(tmp_path, local_ray_address):
     """One worker has no peer: its job sets up no process group, so its controller has no
     reason to import torch (seconds on the path to the loop's start). No job of the
     platform is given Ray Datasets, and the node of a local instance cannot be preempted:
     neither the datasets actor nor the preemption watcher is started (a process each)."""
-    import ray
     from ray.util.state import list_actors
-
-    address = ray.get_runtime_context().gcs_address  # the suite's Ray, not any other here
 
     def helpers() -> dict[str, int]:
         names = ("TrainController", "DatasetManager", "PreemptionWatcher")
-        actors = list_actors(address, limit=10_000, raise_on_missing_output=True)
+        actors = list_actors(local_ray_address, limit=10_000, raise_on_missing_output=True)
         return {name: sum(actor.class_name == name for actor in actors) for name in names}
 
     config = {"architecture": "mlp", "dataset": "digits", "epochs": 2, "batch_size": 64,
