@@ -2,9 +2,12 @@
 and its final results hold every trial exactly once, in Parquet and in MLflow.
 
 It runs once on warm Train lanes (the default: the trial in flight when the driver dies
-continues from the newest checkpoint its lane wrote into its folder) and once with each
-trial a Ray Train job of its own (it continues from its Train run's checkpoint). A Ray Train
-worker killed mid-trial (the driver alive) is ``tests/train/test_job.py``'s.
+continues from the newest checkpoint its lane wrote into its folder), as on a laptop: the
+driver's embedded Ray dies with it. It runs once with each trial a Ray Train job of its own
+(it continues from its Train run's checkpoint), as on a cluster: the driver joined a running
+Ray (``--address``, here the suite's), which outlives it and ends the dead driver's trials
+and Train workers itself. A Ray Train worker killed mid-trial (the driver alive) is
+``tests/train/test_job.py``'s.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ resources: {{execution: {execution}}}
 
 
 def _bench(*arguments: str, **options) -> subprocess.Popen:
-    # A session of its own, so that killing it kills its embedded Ray with it.
+    # A session of its own, so that killing it kills its embedded Ray (if any) with it.
     return subprocess.Popen(
         [sys.executable, "-m", "benchmark.cli", *arguments],
         stdout=subprocess.PIPE,
@@ -62,12 +65,18 @@ def _wait_for(condition, process: subprocess.Popen, timeout_s: float) -> None:
 
 # A Train job per trial takes tens of seconds, so its next trial cannot be recorded before
 # the kill: two trials cover it. A lane's trials take about a second: three.
-@pytest.mark.parametrize(("execution", "trials"), [("pooled", 3), ("train", 2)])
-def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(tmp_path, execution, trials):
+@pytest.mark.parametrize(
+    ("execution", "trials", "where"), [("pooled", 3, "embedded"), ("train", 2, "cluster")]
+)
+def test_a_sweep_killed_mid_way_resumes_and_keeps_every_trial_once(
+    tmp_path, request, execution, trials, where
+):
     sweep_file = tmp_path / "killed.yaml"
     sweep_file.write_text(SWEEP.format(trials=trials, execution=execution))
     results = tmp_path / "results"
     arguments = ["--results-dir", str(results), "--quiet"]
+    if where == "cluster":
+        arguments += ["--address", request.getfixturevalue("local_ray_address")]
     driver = _bench("submit", str(sweep_file), "--sweep-id", "kill-me", *arguments)
     directory = SweepDirectory(results / "killed" / "kill-me")
     try:

@@ -1,8 +1,8 @@
 """The MLflow tracking server stops mid-sweep: the sweep goes on, Parquet stays complete, and
 ``bench sync-mlflow`` logs the missing runs once the server is back, exactly once each.
 
-A real ``bench submit`` (its own embedded Ray, inline trials) logs to a real tracking
-server, which this test kills (SIGKILL) as soon as the first trial's run is in it.
+A real ``bench submit`` (inline trials, on the suite's running Ray) logs to a real
+tracking server, which this test kills (SIGKILL) as soon as the first trial's run is in it.
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ def _wait_for_a_finished_trial_run(client: MlflowClient, driver: subprocess.Pope
         time.sleep(0.2)  # polling the server for the first run, not waiting on a guess
 
 
-def test_a_tracking_server_that_stops_mid_sweep_costs_no_result(tmp_path, mlflow_server):
+def test_a_tracking_server_that_stops_mid_sweep_costs_no_result(
+    tmp_path, mlflow_server, local_ray_address
+):
     (tmp_path / "outage.yaml").write_text(SWEEP)
     results = tmp_path / "results"
     command = [sys.executable, "-m", "benchmark.cli", "submit", str(tmp_path / "outage.yaml"),
                "--results-dir", str(results), "--mlflow-uri", mlflow_server.uri,
-               "--quiet"]  # fmt: skip
+               "--address", local_ray_address, "--quiet"]  # fmt: skip
     # No HTTP retries: a refused connection fails at once instead of after MLflow's backoff.
     environment = {**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     driver = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,

@@ -2,8 +2,9 @@
 
 A results directory that cannot take files (a file in its place, a full disk) is a one-line
 error before Ray starts, and leaves what is there untouched. Two sweeps of the same file
-writing to one results root at once (two ``bench submit`` processes, each with its own
-embedded Ray, one MLflow SQLite store) both complete, and every table reads back whole.
+writing to one results root at once (two ``bench submit`` processes on one Ray cluster, as
+two people's sweeps on a shared one, with one MLflow SQLite store) both complete, and every
+table reads back whole.
 """
 
 from __future__ import annotations
@@ -77,10 +78,13 @@ def test_a_full_disk_is_an_error_before_trials_and_nothing_is_written(tmp_path, 
     assert earlier.read_text() == "name: older\n"
 
 
-def test_two_sweeps_writing_one_results_root_at_once_both_complete(tmp_path, sweep_file):
+def test_two_sweeps_writing_one_results_root_at_once_both_complete(
+    tmp_path, sweep_file, local_ray_address
+):
     results = tmp_path / "results"
     command = [sys.executable, "-m", "benchmark.cli", "submit", str(sweep_file),
-               "--results-dir", str(results), "--quiet"]  # fmt: skip
+               "--results-dir", str(results), "--address", local_ray_address,
+               "--quiet"]  # fmt: skip
     drivers = [
         subprocess.Popen(
             command, env=os.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
