@@ -30,6 +30,11 @@ atexit.register(shutil.rmtree, os.environ["TORCH_HOME"], ignore_errors=True)
 # are kept there, not in the developer's ~/.cache/bench.
 os.environ["BENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-tests-cache-")
 atexit.register(shutil.rmtree, os.environ["BENCH_CACHE_DIR"], ignore_errors=True)
+# Two test processes share the machine's cores, and each is often training while the other
+# is. An OpenMP thread of torch that has done its share of an operation spins, waiting for
+# the next one, on a core the other test process needs; waiting passively gives it back.
+# Set before torch is imported: every Ray worker and subprocess of the suite inherits it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 prepare_ray_environment()
 
 RESULTS_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "results.ipynb"
