@@ -81,6 +81,7 @@ def _template() -> Path | None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path.parent)
         engine = sqlalchemy.create_engine(f"sqlite:///{temporary}")
         try:
             _initialize_tables(engine)
@@ -93,3 +94,26 @@ def _template() -> Path | None:
         _log.warning("could not keep an empty MLflow store in %s: %s", path.parent, error)
         return None
     return path
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete the half-migrated stores that processes killed while making one left behind.
+
+    A temporary is ``.<name>.<pid>.tmp``: one whose process is gone will never be finished
+    or removed; one whose process is alive may still be written, so it stays.
+    """
+    for temporary in folder.glob(".*.tmp"):
+        pid = temporary.name.removesuffix(".tmp").rpartition(".")[2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether such a process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's
+        return True
+    return True

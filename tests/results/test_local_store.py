@@ -8,6 +8,7 @@ exists, and a cache that is off or cannot be written must leave MLflow to make t
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -79,6 +80,30 @@ def test_an_existing_store_is_opened_never_replaced(tmp_path, monkeypatch):
 
     assert reopened.client.get_run(run_id).info.run_name == "20261127-000000-abcd"
     assert not list((tmp_path / "results").glob(".*.tmp"))
+
+
+def test_a_half_made_store_of_a_killed_process_is_removed_and_a_live_ones_kept(
+    tmp_path, monkeypatch
+):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+    name = template_path().name
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid now names no process
+    folder = tmp_path / "cache" / "mlflow"
+    folder.mkdir(parents=True)
+    left_by_the_dead = folder / f".{name}.{dead.pid}.tmp"
+    being_written = folder / f".{name}.{os.getppid()}.tmp"
+    for temporary in (left_by_the_dead, being_written):
+        temporary.write_bytes(b"SQLite format 3\x00 half migrated")
+
+    store = _new_store(tmp_path / "results")
+
+    assert template_path().is_file() and _schema(store)[1]
+    assert not left_by_the_dead.exists()
+    assert being_written.read_bytes() == b"SQLite format 3\x00 half migrated"
 
 
 def test_a_cache_that_cannot_be_written_leaves_mlflow_to_make_the_store(
