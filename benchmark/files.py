@@ -37,6 +37,18 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (another user's counts): what a file
+    that names its writer's pid is checked against before it is called abandoned."""
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether such a process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class StorageError(BenchError):
     """A results directory that cannot take a sweep's files."""
 

@@ -19,7 +19,7 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from benchmark.files import machine_cache_dir
+from benchmark.files import machine_cache_dir, process_alive
 
 _log = logging.getLogger(__name__)
 
@@ -104,16 +104,6 @@ def _remove_stale_temporaries(folder: Path) -> None:
     """
     for temporary in folder.glob(".*.tmp"):
         pid = temporary.name.removesuffix(".tmp").rpartition(".")[2]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             with contextlib.suppress(OSError):
                 temporary.unlink()
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # no signal sent: only whether such a process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, as another user's
-        return True
-    return True

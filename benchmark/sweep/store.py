@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import SweepNotFoundError
-from benchmark.files import write_atomically
+from benchmark.files import process_alive, write_atomically
 from benchmark.spec import SweepSpec
 from benchmark.yaml_values import dump_yaml
 
@@ -137,9 +137,7 @@ def _driver_alive(state: dict[str, Any]) -> bool:
     if state.get("host") != socket.gethostname():
         return True  # another machine's driver: trust what it wrote
     try:
-        os.kill(int(state["pid"]), 0)
-    except (ProcessLookupError, ValueError, KeyError):
+        pid = int(state["pid"])
+    except (ValueError, KeyError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
