@@ -51,17 +51,58 @@ def confusion_matrix_figure(
     The figure grows with the number of classes; beyond ``NAMED_TICKS_MAX_CLASSES`` the
     ticks show class indices instead of names (about 100 classes stay legible).
     """
-    counts = np.asarray(matrix, dtype=np.int64)
-    classes = counts.shape[0]
-    row_totals = counts.sum(axis=1, keepdims=True)
-    fractions = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
+    figure = _confusion_matrix_frame(class_names)
+    _show_counts(figure, matrix, title)
+    return figure
 
+
+class ConfusionMatrixPainter:
+    """Saves confusion matrices as PNG files, redrawing one figure per list of class names.
+
+    A sweep's driver saves one for every finished trial while the next trial trains on the
+    same cores. A new figure measures every tick label for its layout and makes all its
+    artists again: about 0.4 CPU-seconds for ten classes on a 2-core machine, taken from
+    the training beside it. The trials of one dataset share their class names, and with
+    them the figure's size, ticks, colour bar and margins; only the cells, their counts and
+    the title change. So the layout computed for the first matrix is kept, and each later
+    one is drawn into the same figure: the same pixels a new figure would give (a test
+    compares them), for about half the work.
+    """
+
+    def __init__(self) -> None:
+        self._figures: dict[tuple[str, ...], Figure] = {}
+
+    def save(
+        self,
+        matrix: Sequence[Sequence[int]] | np.ndarray,
+        class_names: Sequence[str],
+        title: str,
+        path: str | Path,
+    ) -> Path:
+        names = tuple(str(name) for name in class_names)
+        figure = self._figures.get(names)
+        if figure is None:
+            figure = confusion_matrix_figure(matrix, names, title)
+            written = save_figure(figure, path)
+            figure.set_layout_engine("none")  # keeps the margins it has just laid out
+            self._figures[names] = figure
+            return written
+        _show_counts(figure, matrix, title)
+        return save_figure(figure, path)
+
+
+def _confusion_matrix_frame(class_names: Sequence[str]) -> Figure:
+    """What a confusion matrix of these classes looks like before its counts are known:
+    the axes, their ticks, the colour bar and, up to ``ANNOTATE_MAX_CLASSES``, one empty
+    text per cell."""
+    classes = len(class_names)
     side_in = float(np.clip(2.5 + 0.22 * classes, 5.0, 16.0))
     figure = new_figure(side_in + 1.2, side_in)
     axes = figure.add_subplot()
-    image = axes.imshow(fractions, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    image = axes.imshow(
+        np.zeros((classes, classes)), cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest"
+    )
     figure.colorbar(image, ax=axes, shrink=0.8, label="fraction of the true class")
-    axes.set_title(title)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
 
@@ -77,17 +118,28 @@ def confusion_matrix_figure(
     axes.set_yticks(ticks, labels, fontsize=font_size)
 
     if classes <= ANNOTATE_MAX_CLASSES:
-        for row, column in np.ndindex(counts.shape):
-            dark = fractions[row, column] > 0.5
-            color = "white" if dark else "black"
-            text = str(counts[row, column])
-            annotation = axes.text(
-                column, row, text, ha="center", va="center", fontsize=8, color=color
-            )
+        for row, column in np.ndindex(classes, classes):
+            annotation = axes.text(column, row, "", ha="center", va="center", fontsize=8)
             # Inside its cell, it moves no margin: left out of the layout's measurements,
             # which would otherwise size every count's text (the same pixels, less work).
             annotation.set_in_layout(False)
     return figure
+
+
+def _show_counts(figure: Figure, matrix: Sequence[Sequence[int]] | np.ndarray, title: str) -> None:
+    """Colour the cells of a figure from ``_confusion_matrix_frame`` by ``matrix``, write
+    their counts and the title."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    row_totals = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
+    axes = figure.axes[0]
+    axes.images[0].set_data(fractions)
+    axes.set_title(title)
+    if not axes.texts:  # no counts past ANNOTATE_MAX_CLASSES classes
+        return
+    for annotation, count, fraction in zip(axes.texts, counts.flat, fractions.flat, strict=True):
+        annotation.set_text(str(count))
+        annotation.set_color("white" if fraction > 0.5 else "black")
 
 
 def learning_curves_figure(epochs: Sequence[dict[str, Any]] | Any, title: str) -> Figure:

@@ -39,7 +39,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 from benchmark.errors import BenchError
-from benchmark.report.plots import confusion_matrix_figure, learning_curves_figure, save_figure
+from benchmark.report.plots import ConfusionMatrixPainter
 from benchmark.results.local_store import create_store, quiet_migrations
 from benchmark.results.parquet import table_dir
 from benchmark.results.schema import HP_PREFIX, hyperparameter_columns
@@ -117,6 +117,7 @@ class MlflowTracker:
         self.parent_run_id: str | None = None
         self.sweep_id: str | None = None
         self.sweep_dir: Path | None = None
+        self._confusion_matrices = ConfusionMatrixPainter()
 
     @classmethod
     def connect(cls, tracking_uri: str | None, results_dir: Path | str) -> MlflowTracker:
@@ -227,7 +228,7 @@ class MlflowTracker:
             tags=[RunTag(name, value) for name, value in tags.items()],
         )
         with tempfile.TemporaryDirectory() as folder:
-            _write_trial_artifacts(Path(folder), record)
+            _write_trial_artifacts(Path(folder), record, self._confusion_matrices)
             self.client.log_artifacts(run_id, folder)
         if checkpoint_path and Path(checkpoint_path).is_dir():
             self.client.log_artifacts(run_id, checkpoint_path, artifact_path="checkpoint")
@@ -430,21 +431,26 @@ def _new_metrics(client: MlflowClient, run, metrics: list[Metric]) -> list[Metri
     return [metric for metric in metrics if (metric.key, metric.step) not in logged]
 
 
-def _write_trial_artifacts(folder: Path, record: dict[str, Any]) -> None:
-    """The trial's record, class report and curves as files, ready to upload in one call."""
+def _write_trial_artifacts(
+    folder: Path, record: dict[str, Any], confusion_matrices: ConfusionMatrixPainter
+) -> None:
+    """The trial's record, class report and confusion matrix as files, ready to upload in
+    one call.
+
+    Its learning curves are not drawn here: its epoch metrics are logged by step, which
+    MLflow charts itself (one trial, or several side by side), and drawing them again as a
+    PNG took a sweep's driver a third of a CPU-second per trial, on the cores training the
+    next one. ``bench report`` draws each cell's best trial's curves.
+    """
     (folder / "trial_record.json").write_text(json.dumps(record, indent=2, default=str))
-    title = f"{record.get('cell')} · trial {record['trial_id']}"
-    history = record.get("history") or []
-    if history:
-        figure = learning_curves_figure(history, title)
-        save_figure(figure, folder / "learning_curves.png")
     report = record.get("class_report")
     if not report:
         return
     names = [str(name) for name in report["class_names"]]
     matrix = report.get("confusion_matrix")
     if matrix:
-        save_figure(confusion_matrix_figure(matrix, names, title), folder / "confusion_matrix.png")
+        title = f"{record.get('cell')} · trial {record['trial_id']}"
+        confusion_matrices.save(matrix, names, title, folder / "confusion_matrix.png")
         with open(folder / "confusion_matrix.csv", "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(["true \\ predicted", *names])

@@ -3,8 +3,8 @@
 The Parquet rows and the record (``trials/<id>.json``, which marks the trial as done for a
 resume) are the platform's own facts: they are written the moment the trial finishes, on
 Tune's loop, in milliseconds. MLflow is a view of them: logging a run (metrics, params, the
-learning-curve and confusion-matrix images) takes about half a second, so a thread of its
-own does it, and Tune's loop goes on starting the next trial meanwhile. Once a run is
+confusion-matrix image) takes a few tenths of a second, so a thread of its own does it, and
+Tune's loop goes on starting the next trial meanwhile. Once a run is
 logged, its id is written into the trial's rows and record.
 
 "Exactly once" holds whatever stops: a record without a run id (the server was down, or

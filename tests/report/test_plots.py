@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from benchmark.report.plots import confusion_matrix_figure, learning_curves_figure, save_figure
+from benchmark.report.plots import (
+    ConfusionMatrixPainter,
+    confusion_matrix_figure,
+    learning_curves_figure,
+    save_figure,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -44,6 +50,34 @@ def test_confusion_matrix_of_102_classes_stays_readable(tmp_path):
     assert len(axes.texts) == 0  # no counts: 10,404 numbers would be unreadable
     assert len(axes.get_xticks()) < 30
     _assert_png(save_figure(figure, tmp_path / "nested" / "cm102.png"))
+
+
+@pytest.mark.parametrize("classes", [10, 102], ids=["counted", "too-many-to-count"])
+def test_a_painter_redraws_its_figure_into_the_pixels_of_a_new_one(tmp_path, classes):
+    """The painter keeps the first figure's layout for the next matrices of the same classes:
+    each later PNG must be the one a new figure of that matrix would give."""
+    rng = np.random.default_rng(1)
+    names = [f"class {index}" for index in range(classes)]
+    first = rng.integers(0, 50, size=(classes, classes))
+    second = np.diag(rng.integers(100, 900, size=classes)) + rng.integers(0, 3, (classes, classes))
+    painter = ConfusionMatrixPainter()
+    painter.save(first, names, "simple_cnn/cifar10 · trial 1", tmp_path / "first.png")
+    title = "simple_cnn/cifar10 · trial 0f3a2_00017"
+    redrawn = painter.save(second, names, title, tmp_path / "second.png")
+    drawn_anew = save_figure(confusion_matrix_figure(second, names, title), tmp_path / "new.png")
+
+    _assert_png(redrawn)
+    assert np.array_equal(_pixels(redrawn), _pixels(drawn_anew))
+    assert not np.array_equal(_pixels(redrawn), _pixels(tmp_path / "first.png"))
+    # Other classes get a figure of their own.
+    three = painter.save(second[:3, :3], names[:3], "three classes", tmp_path / "three.png")
+    three_anew = confusion_matrix_figure(second[:3, :3], names[:3], "three classes")
+    assert np.array_equal(_pixels(three), _pixels(save_figure(three_anew, tmp_path / "3.png")))
+
+
+def _pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 @pytest.mark.parametrize("as_frame", [False, True], ids=["epoch-dicts", "dataframe"])

@@ -240,7 +240,7 @@ def test_mlflow_holds_one_parent_run_and_one_child_per_trial(sweep):
         if record["status"] == "completed":
             artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
             assert {"confusion_matrix.png", "confusion_matrix.csv", "class_report.csv",
-                    "learning_curves.png"} <= artifacts  # fmt: skip
+                    "trial_record.json"} <= artifacts  # fmt: skip
             final = child.data.metrics["test_accuracy"]
             assert final == record["metrics"]["test_accuracy"]
 
