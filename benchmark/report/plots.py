@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -84,11 +85,24 @@ class ConfusionMatrixPainter:
         if figure is None:
             figure = confusion_matrix_figure(matrix, names, title)
             written = save_figure(figure, path)
-            figure.set_layout_engine("none")  # keeps the margins it has just laid out
+            _keep_layout(figure)
             self._figures[names] = figure
             return written
         _show_counts(figure, matrix, title)
         return save_figure(figure, path)
+
+
+def _keep_layout(figure: Figure) -> None:
+    """Keep the axes where the figure's layout has just put them, and lay it out no more.
+
+    Without a layout engine at all: with any (even ``"none"``'s placeholder), ``savefig``
+    measures every artist in a pass of its own before drawing them, most of a redraw's
+    work.
+    """
+    with matplotlib.rc_context(
+        {"figure.autolayout": False, "figure.constrained_layout.use": False}
+    ):
+        figure.set_layout_engine(None)
 
 
 def _confusion_matrix_frame(class_names: Sequence[str]) -> Figure:

@@ -69,3 +69,21 @@ def test_a_state_file_refuses_pickled_code(tmp_path):
     torch.save({"epoch": 1, "hook": pickle.loads}, tmp_path / STATE_FILE)
     with pytest.raises(pickle.UnpicklingError):
         load_state(tmp_path)
+
+
+def test_a_state_file_skips_the_per_record_checksums_and_loads_whole(tmp_path):
+    """``torch.save`` checksums each record unless told not to; ``torch.load`` never reads
+    the checksums, so a checkpoint skips them, and nothing else in the process does."""
+    import zipfile
+
+    from torch.utils.serialization import config
+
+    weights = torch.arange(1000, dtype=torch.float32)
+    save_state(tmp_path, {"epoch": 4, "model": {"w": weights}})
+
+    with zipfile.ZipFile(tmp_path / STATE_FILE) as archive:
+        tensors = [info for info in archive.infolist() if "/data/" in info.filename]
+        assert tensors and all(info.CRC == 0 for info in tensors)
+    state = load_state(tmp_path)
+    assert state["epoch"] == 4 and torch.equal(state["model"]["w"], weights)
+    assert config.save.compute_crc32  # the process's own setting is given back
