@@ -89,10 +89,10 @@ def save_state(directory: Path, state: dict[str, Any]) -> Path:
     and plain data.
 
     Written without the CRC-32 of each record that ``torch.save`` computes by default:
-    ``torch.load`` never checks it, and computing it was half the time of a checkpoint
-    (the simple CNN's 34 MB: 58 ms against 28 ms on a 2-core machine), taken from the
-    training, three times per trial of two epochs. Every checkpoint is renamed into place
-    once whole, so a reader never sees half of one.
+    ``torch.load`` never checks it, and computing it took about a third of a checkpoint's
+    time (the simple CNN's 34 MB: 58 to 100 ms with it, 28 to 48 ms without, on a 2-core
+    machine), taken from the training, three times per trial of two epochs. Every
+    checkpoint is renamed into place once whole, so a reader never sees half of one.
     """
     import torch
     from torch.utils.serialization import config
