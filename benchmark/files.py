@@ -45,7 +45,7 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # it exists, and belongs to another user
     return True
 
 

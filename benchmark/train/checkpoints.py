@@ -95,10 +95,9 @@ def save_state(directory: Path, state: dict[str, Any]) -> Path:
     checkpoint is renamed into place once whole, so a reader never sees half of one.
     """
     import torch
-    from torch.utils.serialization import config
 
     path = directory / STATE_FILE
-    computed = config.save.compute_crc32
+    computed = torch.serialization.get_crc32_options()
     torch.serialization.set_crc32_options(False)
     try:
         torch.save(state, path)
