@@ -73,6 +73,7 @@ class TrialBroker:
         self._cancelled: set[str] = set()
         self._running: dict[int, Assignment] = {}
         self._lanes_alive = set(range(lanes))
+        self._placement_groups: dict[int, Any] = {}  # each lane's, as its workers last started
         self._lost_reason: str | None = None
         self._closed = False
         self._changed: asyncio.Condition | None = None
@@ -180,8 +181,10 @@ class TrialBroker:
         if trial_id in self._submitted:
             self._submitted[trial_id].errors.setdefault(rank, reason)
 
-    async def lane_started(self, lane: int) -> None:
-        """``lane``'s workers (re)started: a trial they were running died with them."""
+    async def lane_started(self, lane: int, placement_group: Any = None) -> None:
+        """``lane``'s workers (re)started in ``placement_group``: a trial they were running
+        died with them."""
+        self._placement_groups[lane] = placement_group
         assignment = self._running.pop(lane, None)
         if assignment is None or assignment.trial_id in self._ended:
             return
@@ -205,6 +208,10 @@ class TrialBroker:
             while self._pending:
                 self._end(self._pending.popleft().trial_id, _failure(reason, 0.0))
         await self._notify()
+
+    def placement_group(self, lane: int) -> Any:
+        """The placement group ``lane``'s workers last started in (``None`` before that)."""
+        return self._placement_groups.get(lane)
 
     async def close(self) -> None:
         """The sweep is over: trials still running stop at their next report, and every
@@ -313,7 +320,7 @@ def serve_trials(lane_config: dict[str, Any]) -> None:
     broker, lane = lane_config["broker"], lane_config["lane"]
     worker = RayTrainRuntime()
     if worker.rank == 0:
-        ray.get(broker.lane_started.remote(lane))
+        ray.get(broker.lane_started.remote(lane, ray.util.get_current_placement_group()))
     # Each dataset is decoded once per lane, not once per trial.
     with keep_datasets():
         while True:
@@ -345,7 +352,12 @@ def run_lane(
     max_restarts: int,
 ) -> None:
     """Run lane ``lane`` as one Ray Train job until the broker closes; tell the broker
-    if the job ends for good before that (or never starts)."""
+    if the job ends for good before that (or never starts).
+
+    A job whose controller died on its own leaves its workers' placement group behind
+    (Ray frees it only with this process's job): it is freed here, so the lane's CPUs and
+    GPUs go back to the cluster (see ``trainers``: the lane has no cleaner of Ray Train's).
+    """
     import ray
     import ray.train
 
@@ -359,11 +371,15 @@ def run_lane(
                 storage_path=storage_path,
                 failure_config=ray.train.FailureConfig(max_failures=max_restarts),
             ),
+            lane=True,
         ).fit()
     except Exception as error:  # whatever ended the job, its waiting trials must hear
         reason = f"lane {lane} ended: {describe_failure(error)}"
         with contextlib.suppress(ray.exceptions.RayError):  # no broker: the sweep is over
             ray.get(broker.lane_lost.remote(lane, reason))
+            placement_group = ray.get(broker.placement_group.remote(lane))
+            if placement_group is not None:  # already freed if the controller ended well
+                ray.util.remove_placement_group(placement_group)
 
 
 @dataclasses.dataclass
@@ -391,7 +407,8 @@ class TrainPool:
         """Start ``lanes`` lanes; each may restart its workers once per trial and failure."""
         import ray
 
-        trainer_class(resources.workers)  # imported here: by several threads at once, it fails
+        # Imported here: by several threads at once, it fails.
+        trainer_class(resources.workers, lane=True)
 
         broker = ray.remote(num_cpus=0, max_concurrency=1000)(TrialBroker).remote(
             lanes, max_failures

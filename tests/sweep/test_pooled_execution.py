@@ -103,3 +103,44 @@ def test_the_processes_that_only_relay_trials_never_import_torch(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_ray_address):
+    """A lane's job runs without Ray Train's placement-group cleaner (a process per job):
+    its controller is owned by the sweep's driver. If the controller dies on its own, its
+    workers' placement group would stay reserved until the driver's end: the lane's thread
+    frees it, and the trial the lane was running fails with the reason."""
+    import os
+    import signal
+
+    import ray
+    from ray.util.state import list_actors
+
+    from benchmark.train.pool import TrainPool
+    from benchmark.train.resources import WorkerResources
+
+    def alive(class_name: str) -> list:
+        filters = [("class_name", "=", class_name), ("state", "=", "ALIVE")]
+        return list_actors(local_ray_address, filters=filters, detail=True, limit=10_000)
+
+    cleaners = len(alive("PlacementGroupCleaner"))
+    pool = TrainPool.start(1, WorkerResources(1, 1.0), tmp_path / "train", 0, trials=1)
+    config = {"architecture": "mlp", "dataset": "digits", "epochs": 2, "batch_size": 64,
+              "measure_inference": False}  # fmt: skip
+    ray.get(pool.broker.submit.remote("a", config, str(tmp_path / "a")))
+    [first] = ray.get(pool.broker.events.remote("a", 0))  # the lane waits for Tune's word
+    assert first["epoch"] == 1
+    placement_group = ray.get(pool.broker.placement_group.remote(0))
+    assert ray.util.placement_group_table(placement_group)["state"] == "CREATED"
+    assert len(alive("PlacementGroupCleaner")) == cleaners
+
+    [controller] = alive("TrainController")
+    os.kill(controller.pid, signal.SIGKILL)
+    pool.lanes[0].join(timeout=120)
+
+    assert not pool.lanes[0].is_alive()
+    assert ray.util.placement_group_table(placement_group)["state"] == "REMOVED"
+    [final] = ray.get(pool.broker.events.remote("a", 1))
+    assert final["status"] == "failed"
+    assert final["error"].startswith("lane 0 ended: ")
+    pool.close()
