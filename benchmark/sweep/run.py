@@ -34,7 +34,7 @@ from benchmark.sweep.publish import TrialPublisher, compact_tables, discard_unre
 from benchmark.sweep.store import SweepDirectory, new_sweep_id
 from benchmark.train.pool import TrainPool
 from benchmark.train.resources import WorkerResources
-from benchmark.train.trainers import prepare_train_start
+from benchmark.train.trainers import import_train_start, prepare_train_start
 
 if TYPE_CHECKING:
     from benchmark.results.tracking import MlflowTracker
@@ -182,19 +182,24 @@ def _start_ray_and_tracking(
 
     Each takes seconds on a small machine, mostly waiting on other processes or on imports:
     Ray's start about 5 s on 2 cores; MLflow's import and a new store's schema about 4 s
-    more. An address that nothing answers at fails before either begins. When one side
-    fails, the other is waited for first, so nothing is left half-made; a new local
-    MLflow store may then exist, empty, beside the results.
+    more. The thread then imports what a Ray Train job's start needs in this process (about
+    a second), which the lanes would otherwise wait for. An address that nothing answers at
+    fails before either begins. When one side fails, the other is waited for first, so
+    nothing is left half-made; a new local MLflow store may then exist, empty, beside the
+    results.
     """
     prepare_ray(address)  # before the thread: both sides import shared packages
+    execution, workers = plan.spec.resources.execution, plan.spec.resources.workers
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bench-mlflow") as opening:
         tracking = opening.submit(_connect_tracker, mlflow_uri, results_dir)
+        if execution != "inline":  # then, in the same thread, Ray Train's modules
+            opening.submit(import_train_start, workers if execution == "pooled" else None)
         connection = connect_ray(address=address)
         concurrency = trials_at_once(plan, connection.resources, source)
-        if plan.spec.resources.execution != "inline":
-            prepare_train_start()  # Ray Train's first job starts sooner
-        # A server that does not answer: fails now.
-        return _Started(connection, concurrency, tracking.result())
+        tracker = tracking.result()  # a server that does not answer: fails now
+    if execution != "inline":
+        prepare_train_start()  # Ray Train's first job starts sooner
+    return _Started(connection, concurrency, tracker)
 
 
 def _connect_tracker(mlflow_uri: str | None, results_dir: Path) -> MlflowTracker:

@@ -87,6 +87,15 @@ def _trainer_class(ddp: bool, lane: bool) -> type:
     return Trainer
 
 
+def import_train_start(lane_workers: int | None) -> None:
+    """Import what ``prepare_train_start`` and, with ``lane_workers``, a lane's trainer need:
+    about a second on a 2-core machine, which a caller can spend while Ray starts."""
+    from ray.data._internal.cluster_autoscaler import default_autoscaling_coordinator  # noqa: F401
+
+    if lane_workers is not None:
+        trainer_class(lane_workers, lane=True)
+
+
 def prepare_train_start() -> None:
     """Create Ray Train's autoscaling coordinator now, beside the caller's other start-up.
 
