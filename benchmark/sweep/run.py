@@ -219,6 +219,7 @@ def _start_pool(plan: SweepPlan, directory: SweepDirectory, lanes: int) -> Train
         directory.train_dir,
         max_failures=plan.spec.max_failures,
         trials=plan.total_trials,
+        epoch_decisions=plan.spec.scheduler.type != "none",  # early stopping may stop one
     )
 
 

@@ -63,8 +63,9 @@ class TrialBroker:
     ``events`` (a trial waits for its lane's next report).
     """
 
-    def __init__(self, lanes: int, max_failures: int) -> None:
+    def __init__(self, lanes: int, max_failures: int, epoch_decisions: bool = True) -> None:
         self._max_failures = max_failures
+        self._epoch_decisions = epoch_decisions
         self._pending: collections.deque[Assignment] = collections.deque()
         self._submitted: dict[str, Assignment] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}  # each trial's reports
@@ -145,9 +146,12 @@ class TrialBroker:
     async def report(self, lane: int, trial_id: str, metrics: dict[str, Any]) -> bool:
         """Pass one report on to the trial; True when the lane should drop the trial.
 
-        An epoch's report returns once Tune has taken it and asked for the next (as a
-        report from a trial's own process does), or has stopped the trial: a scheduler's
-        decision at an epoch is made before the lane trains another.
+        With ``epoch_decisions`` (a sweep whose scheduler may stop trials early), an
+        epoch's report returns once Tune has taken it and asked for the next (as a report
+        from a trial's own process does), or has stopped the trial: a scheduler's decision
+        at an epoch is made before the lane trains another. Without, it returns at once:
+        no decision but going on can come, and a trial that Tune stops for another reason
+        (the time budget, Ctrl-C) is dropped at the lane's next report, as it is now.
         """
         if trial_id in self._ended:
             self._running.pop(lane, None)
@@ -160,6 +164,8 @@ class TrialBroker:
         events = self._events[trial_id]
         events.append(metrics)
         await self._notify()
+        if not self._epoch_decisions:
+            return False
         count = len(events)
         await self._wait_until(
             lambda: self._taken.get(trial_id, 0) >= count or trial_id in self._ended
@@ -403,15 +409,18 @@ class TrainPool:
         storage_path: str | Path,
         max_failures: int,
         trials: int,
+        epoch_decisions: bool,
     ) -> TrainPool:
-        """Start ``lanes`` lanes; each may restart its workers once per trial and failure."""
+        """Start ``lanes`` lanes; each may restart its workers once per trial and failure.
+        With ``epoch_decisions``, a lane waits for Tune's decision on each epoch's report
+        (see ``TrialBroker.report``)."""
         import ray
 
         # Imported here: by several threads at once, it fails.
         trainer_class(resources.workers, lane=True)
 
         broker = ray.remote(num_cpus=0, max_concurrency=1000)(TrialBroker).remote(
-            lanes, max_failures
+            lanes, max_failures, epoch_decisions
         )
         restarts = (max_failures + 1) * max(trials, 1)
         threads = [

@@ -124,7 +124,9 @@ def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_
         return list_actors(local_ray_address, filters=filters, detail=True, limit=10_000)
 
     cleaners = len(alive("PlacementGroupCleaner"))
-    pool = TrainPool.start(1, WorkerResources(1, 1.0), tmp_path / "train", 0, trials=1)
+    pool = TrainPool.start(
+        1, WorkerResources(1, 1.0), tmp_path / "train", 0, trials=1, epoch_decisions=True
+    )
     config = {"architecture": "mlp", "dataset": "digits", "epochs": 2, "batch_size": 64,
               "measure_inference": False}  # fmt: skip
     ray.get(pool.broker.submit.remote("a", config, str(tmp_path / "a")))

@@ -66,6 +66,24 @@ def test_a_lane_trains_no_further_epoch_until_tune_has_decided_on_the_last_one()
     assert run(scenario()) is True
 
 
+def test_without_early_stopping_a_lane_goes_on_without_waiting_for_tune():
+    async def scenario():
+        broker = TrialBroker(lanes=1, max_failures=1, epoch_decisions=False)
+        await broker.submit("a", {}, FOLDER)
+        await broker.next_assignment(0)
+        # Tune has not asked for anything yet: each report returns at once all the same.
+        first = await asyncio.wait_for(broker.report(0, "a", {"epoch": 1}), timeout=5)
+        second = await asyncio.wait_for(broker.report(0, "a", {"epoch": 2}), timeout=5)
+        taken = await broker.events("a", 0)
+        await broker.cancel("a")  # stopped by Tune (its time budget): dropped at the next one
+        return first, second, taken, await broker.report(0, "a", {"epoch": 3})
+
+    first, second, taken, third = run(scenario())
+    assert (first, second) == (False, False)
+    assert taken == [{"epoch": 1}, {"epoch": 2}]  # Tune still hears every report, in order
+    assert third is True
+
+
 def test_a_trial_waits_until_its_lane_reports():
     async def scenario():
         broker = TrialBroker(lanes=1, max_failures=1)
