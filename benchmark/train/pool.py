@@ -151,7 +151,7 @@ class TrialBroker:
         from a trial's own process does), or has stopped the trial: a scheduler's decision
         at an epoch is made before the lane trains another. Without, it returns at once:
         no decision but going on can come, and a trial that Tune stops for another reason
-        (the time budget, Ctrl-C) is dropped at the lane's next report, as it is now.
+        (the time budget, Ctrl-C) is dropped at the lane's next report.
         """
         if trial_id in self._ended:
             self._running.pop(lane, None)
