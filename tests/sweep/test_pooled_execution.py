@@ -119,11 +119,13 @@ def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_
     from benchmark.train.pool import TrainPool
     from benchmark.train.resources import WorkerResources
 
-    def alive(class_name: str) -> list:
-        filters = [("class_name", "=", class_name), ("state", "=", "ALIVE")]
-        return list_actors(local_ray_address, filters=filters, detail=True, limit=10_000)
+    def actors(class_name: str) -> dict[str, object]:
+        """The cluster's actors of ``class_name`` by id, alive or not (earlier tests' too)."""
+        found = list_actors(local_ray_address, filters=[("class_name", "=", class_name)],
+                            detail=True, limit=10_000)  # fmt: skip
+        return {actor.actor_id: actor for actor in found}
 
-    cleaners = len(alive("PlacementGroupCleaner"))
+    earlier = set(actors("PlacementGroupCleaner")) | set(actors("TrainController"))
     pool = TrainPool.start(
         1, WorkerResources(1, 1.0), tmp_path / "train", 0, trials=1, epoch_decisions=True
     )
@@ -134,9 +136,9 @@ def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_
     assert first["epoch"] == 1
     placement_group = ray.get(pool.broker.placement_group.remote(0))
     assert ray.util.placement_group_table(placement_group)["state"] == "CREATED"
-    assert len(alive("PlacementGroupCleaner")) == cleaners
+    assert not set(actors("PlacementGroupCleaner")) - earlier  # the lane started none
 
-    [controller] = alive("TrainController")
+    [controller] = [a for i, a in actors("TrainController").items() if i not in earlier]
     os.kill(controller.pid, signal.SIGKILL)
     pool.lanes[0].join(timeout=120)
 
