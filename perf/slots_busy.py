@@ -14,7 +14,7 @@ excluded) says whether running trials side by side pays on this machine.
 ``--packing 1,2,4,8`` runs the platform's sides once per number of trials at once on the
 device (on a GPU each gets that share of it) and names the level with the most trials per
 minute, against the Optuna loop; ``bench packing`` makes the same measurement for a user's
-own sweep file.
+own sweep file. With ``--devices N`` (GPUs) each level runs that number at once on each.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 
 import harness
 import sweep_timeline
-from sweep_vs_optuna import SIZES, parser, run_levels, side_main, sides_for
+from sweep_vs_optuna import SIZES, parse_arguments, run_levels, side_main, sides_for
 
 TARGET_BUSY = 0.9
 
@@ -42,9 +42,9 @@ def _throughput(times: list[sweep_timeline.TrialTimes]) -> float:
 
 
 def main() -> None:
-    arguments = parser(
+    arguments = parse_arguments(
         __doc__.splitlines()[0], default_levels_help="4 on a GPU, one per core on a CPU"
-    ).parse_args()
+    )
     if arguments.side is not None:
         side_main(arguments)
         return
@@ -58,30 +58,31 @@ def main() -> None:
         plain = sweep_timeline.trial_times(figures[levels[0]]["optuna", count]["records"])
         throughput = {}
         for level in levels:
+            slots = level * arguments.devices  # the level's number on each device
             times = sweep_timeline.trial_times(figures[level][execution, count]["records"])
             throughput[level] = _throughput(times)
             rows.append(
                 harness.Row(
                     f"slots busy in steady state, {count} trials, bench ({execution}, "
-                    f"{level} slots) vs Optuna (1)",
+                    f"{slots} slots) vs Optuna (1)",
                     "share",
-                    sweep_timeline.steady_busy_fraction(times, level),
+                    sweep_timeline.steady_busy_fraction(times, slots),
                     sweep_timeline.steady_busy_fraction(plain, 1),
                     harness.Target(TARGET_BUSY, at_least=True, on_ratio=False),
                 )
             )
             rows.append(
                 harness.Row(
-                    f"slots busy, whole run, {count} trials, bench ({execution}, {level} "
+                    f"slots busy, whole run, {count} trials, bench ({execution}, {slots} "
                     "slots) vs Optuna (1)",
                     "share",
-                    sweep_timeline.busy_fraction(times, level),
+                    sweep_timeline.busy_fraction(times, slots),
                     sweep_timeline.busy_fraction(plain, 1),
                 )
             )
             rows.append(
                 harness.Row(
-                    f"trials per minute, {count} trials, bench ({execution}, {level} slots) "
+                    f"trials per minute, {count} trials, bench ({execution}, {slots} slots) "
                     "vs Optuna",
                     "trials/min",
                     throughput[level],
@@ -91,8 +92,9 @@ def main() -> None:
         if len(levels) > 1:
             best = max(throughput, key=throughput.get)
             notes.append(
-                f"{execution}: most trials per minute with {best} at once "
-                f"({throughput[best]:.1f}; "
+                f"{execution}: most trials per minute with {best} at once"
+                + (f" on each of {arguments.devices} GPUs" if arguments.devices > 1 else "")
+                + f" ({throughput[best]:.1f}; "
                 + ", ".join(f"{level}: {value:.1f}" for level, value in throughput.items())
                 + ")"
             )
@@ -118,7 +120,8 @@ def main() -> None:
             "trials": trials.count,
             "trials_as_train_jobs": trials.train_count,
             "epochs": trials.epochs,
-            "slots": ",".join(str(level) for level in levels),
+            "slots": ",".join(str(level * arguments.devices) for level in levels),
+            "devices": arguments.devices,
         },
         notes=notes,
         json_path=arguments.json,

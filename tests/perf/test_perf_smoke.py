@@ -134,6 +134,26 @@ def test_a_packing_level_below_one_is_refused_before_anything_runs():
     assert "Traceback" not in finished.stderr
 
 
+@pytest.mark.parametrize(
+    ("script", "option", "expected"),
+    [
+        ("sweep_vs_optuna.py", "2", "--devices: 2 needs --device cuda (a CPU is one device)"),
+        ("slots_busy.py", "0", "--devices: '0': give a whole number of GPUs, 1 or more"),
+    ],
+)
+def test_devices_a_cpu_run_cannot_have_are_refused_before_anything_runs(script, option, expected):
+    finished = subprocess.run(
+        [sys.executable, str(PERF / script), "--device", "cpu", "--devices", option],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert finished.returncode == 2
+    assert expected in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
 def test_an_address_where_no_cluster_answers_is_refused_before_anything_runs(closed_port, tmp_path):
     address = f"127.0.0.1:{closed_port}"
     finished = subprocess.run(
