@@ -240,11 +240,19 @@ def _devices(text: str) -> int:
 
 def parse_arguments(description: str, default_levels_help: str = "1") -> argparse.Namespace:
     """The options, parsed: several devices are GPUs (a CPU is one device, however many
-    cores it has)."""
+    cores it has), and this machine has them unless the sides join a cluster."""
     options = parser(description, default_levels_help)
     arguments = options.parse_args()
     if arguments.devices > 1 and arguments.device != "cuda":
         options.error(f"--devices: {arguments.devices} needs --device cuda (a CPU is one device)")
+    if arguments.devices > 1 and arguments.side is None and harness.ray_address() is None:
+        import torch  # here only: a side's process must not import it before its clock starts
+
+        found = torch.cuda.device_count()
+        if found < arguments.devices:
+            options.error(
+                f"--devices: {arguments.devices} GPUs asked for; this machine has {found}"
+            )
     return arguments
 
 

@@ -135,15 +135,21 @@ def test_a_packing_level_below_one_is_refused_before_anything_runs():
 
 
 @pytest.mark.parametrize(
-    ("script", "option", "expected"),
+    ("script", "options", "expected"),
     [
-        ("sweep_vs_optuna.py", "2", "--devices: 2 needs --device cuda (a CPU is one device)"),
-        ("slots_busy.py", "0", "--devices: '0': give a whole number of GPUs, 1 or more"),
+        ("sweep_vs_optuna.py", ["--device", "cpu", "--devices", "2"],
+         "--devices: 2 needs --device cuda (a CPU is one device)"),
+        ("slots_busy.py", ["--devices", "0"],
+         "--devices: '0': give a whole number of GPUs, 1 or more"),
+        ("sweep_vs_optuna.py", ["--device", "cuda", "--devices", "64"],
+         "--devices: 64 GPUs asked for; this machine has "),
     ],
-)
-def test_devices_a_cpu_run_cannot_have_are_refused_before_anything_runs(script, option, expected):
+)  # fmt: skip
+def test_devices_this_machine_does_not_have_are_refused_before_anything_runs(
+    script, options, expected
+):
     finished = subprocess.run(
-        [sys.executable, str(PERF / script), "--device", "cpu", "--devices", option],
+        [sys.executable, str(PERF / script), *options],
         capture_output=True,
         text=True,
         timeout=60,
