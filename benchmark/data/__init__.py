@@ -12,13 +12,17 @@ for epoch in range(epochs):
 ``list_datasets``/``describe_datasets`` make the registry discoverable (``bench
 datasets``), ``fetch_dataset`` downloads ahead of time (``bench data fetch``). Nothing here
 imports Ray: the training loop hands in its rank, world size and device.
+
+Importing the package does not import torch: a sweep's driver checks a sweep file against
+the registry, and never trains. The modules import it where they make tensors, and the
+package's names that need it at once (augmentation, loaders) are imported on first use.
 """
 
+from __future__ import annotations
+
 from benchmark.data import sources as _sources  # noqa: F401  (registers every dataset)
-from benchmark.data.augment import PRESETS, AugmentConfig, resolve_augment
 from benchmark.data.bundle import DatasetBundle, FileSplit, ImageSplit, SourceData, TensorSplit
 from benchmark.data.download import OFFLINE_ENV, offline_requested
-from benchmark.data.loader import BatchLoader, make_loader
 from benchmark.data.registry import (
     DatasetSummary,
     FetchResult,
@@ -33,6 +37,18 @@ from benchmark.data.registry import (
 )
 from benchmark.data.sharding import ShardPlan
 from benchmark.data.sources.caltech import S2_CLASSES
+from benchmark.lazy import on_first_use
+
+#: The package's names that need torch, and the module each comes from (``benchmark.lazy``).
+_TORCH_NAMES = {
+    "PRESETS": "augment",
+    "AugmentConfig": "augment",
+    "resolve_augment": "augment",
+    "BatchLoader": "loader",
+    "make_loader": "loader",
+}
+
+__getattr__ = on_first_use(__name__, _TORCH_NAMES)
 
 __all__ = [
     "OFFLINE_ENV",

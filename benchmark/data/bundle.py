@@ -5,6 +5,10 @@ Every split stores images as uint8 (C, H, W) of one shape, either all in memory
 demand (``FileSplit``: Caltech101 and image folders, too big to hold decoded at 224×224).
 Both turn into float tensors in the same place (``benchmark.data.transforms``), so the two
 kinds of split give the same normalised images for the same indices.
+
+The module imports torch only in the methods that handle tensors: the dataset registry, and
+the sweep file's check with it, use these names without loading a dataset, in a driver
+that never trains.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import os
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 
 from benchmark.data.decode import decode_image
+
+if TYPE_CHECKING:
+    import torch
 
 SplitName = Literal["train", "val", "test"]
 SPLIT_NAMES: tuple[SplitName, ...] = ("train", "val", "test")
@@ -57,6 +63,8 @@ class TensorSplit(ImageSplit):
     in_memory: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
+        import torch
+
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError(f"images must be uint8 (N, C, H, W); got {self.images.dtype} "
                              f"{tuple(self.images.shape)}")  # fmt: skip
@@ -72,6 +80,8 @@ class TensorSplit(ImageSplit):
         return self.images[index]
 
     def subset(self, indices: np.ndarray) -> TensorSplit:
+        import torch
+
         chosen = torch.as_tensor(indices, dtype=torch.int64)
         return TensorSplit(self.images[chosen].contiguous(), self.labels[chosen].contiguous())
 
@@ -86,6 +96,8 @@ class FileSplit(ImageSplit):
     in_memory: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        import torch
+
         if self.labels.dtype != torch.int64 or self.labels.numel() != len(self.paths):
             raise ValueError("labels must be int64 (N,) with one label per path")
 
@@ -97,6 +109,8 @@ class FileSplit(ImageSplit):
         return decode_image(self.paths[index], self.shape)
 
     def subset(self, indices: np.ndarray) -> FileSplit:
+        import torch
+
         chosen = [int(i) for i in indices]
         labels = self.labels[torch.as_tensor(chosen, dtype=torch.int64)].contiguous()
         return FileSplit(tuple(self.paths[i] for i in chosen), labels, self.shape)
@@ -108,6 +122,8 @@ class FileSplit(ImageSplit):
         threads need no pickling or start-up. Worth it when the decoded split fits in memory
         (a six-class Caltech101 subset at 224×224 is about 150 MB) and several epochs run.
         """
+        import torch
+
         if len(self) == 0:
             return TensorSplit(torch.zeros((0, *self.shape), dtype=torch.uint8), self.labels)
         threads = num_threads or min(8, os.cpu_count() or 1)

@@ -39,8 +39,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from benchmark.data.bundle import DatasetBundle, TensorSplit
 from benchmark.errors import BenchError
 from benchmark.files import machine_cache_dir
@@ -79,6 +77,8 @@ class CacheEntry:
 
     def load(self) -> DatasetBundle | None:
         """The bundle held by this entry, memory-mapped; None when absent or unreadable."""
+        import torch  # here: the registry, which imports this module, needs no torch
+
         if not self.path.is_file():
             return None
         try:
@@ -101,6 +101,8 @@ class CacheEntry:
         split read from files (not decoded into memory) has nothing to keep; it and any
         bundle that cannot be written are handed back unchanged.
         """
+        import torch
+
         splits = (bundle.train, bundle.val, bundle.test)
         if not all(isinstance(split, TensorSplit) for split in splits):
             return bundle
@@ -244,6 +246,8 @@ def limit_gb() -> float:
 
 
 def _described(path: Path) -> dict[str, Any] | None:
+    import torch
+
     try:  # mapped: only the small description is read from the disk
         return json.loads(torch.load(path, mmap=True, weights_only=True)["described"])
     except Exception:  # unreadable: listed as such, and decoded again when next needed

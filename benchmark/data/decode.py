@@ -9,11 +9,15 @@ is converted to the split's channel count: a Caltech101 folder mixes greyscale a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from benchmark.errors import DatasetError
+
+if TYPE_CHECKING:
+    import torch
 
 #: PIL's modes for 1 and 3 channels.
 _MODES = {1: "L", 3: "RGB"}
@@ -25,6 +29,8 @@ def decode_image(path: str, shape: tuple[int, int, int]) -> torch.Tensor:
     Resizing uses PIL's antialiased bilinear filter (torchvision's ``Resize`` default).
     Raises ``DatasetError`` naming the file when it is not an image or is cut short.
     """
+    import torch  # not for ``probe_image``: a folder is scanned where nothing trains
+
     channels, height, width = shape
     try:
         with Image.open(path) as image:

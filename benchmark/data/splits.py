@@ -8,11 +8,16 @@ the same indices, on any machine: the seed is recorded with every result.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from benchmark.data.bundle import ImageSplit
+import numpy as np
+
 from benchmark.errors import DatasetError
+
+if TYPE_CHECKING:
+    import torch
+
+    from benchmark.data.bundle import ImageSplit
 
 
 def stratified_split(

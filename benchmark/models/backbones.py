@@ -21,21 +21,22 @@ layer's output is empty. AlexNet needs 63×63, GoogLeNet 15×15, the VGG16 featu
 images are upscaled bilinearly inside the model, keeping their aspect ratio.
 
 torchvision is imported inside the builders: importing it costs about 8 s here (it pulls in
-torch._dynamo), which a trial of a hand-written CNN should not pay.
+torch._dynamo), which a trial of a hand-written CNN should not pay. So is torch, as in every
+architecture's module: registering the names needs none (see ``registry``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from benchmark.models import hparams
-from benchmark.models.classifier import ImageClassifier
-from benchmark.models.layers import dense_head, input_adapter, pooled_size, upscaled_size
 from benchmark.models.registry import register_model
-from benchmark.models.weights import load_imagenet_weights
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from benchmark.models.classifier import ImageClassifier
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ def torchvision_classifier(
 ) -> ImageClassifier:
     """A torchvision classifier with its last layer replaced (registered once per ``arch``)."""
     import torchvision
+    from torch import nn
+
+    from benchmark.models.classifier import ImageClassifier
+    from benchmark.models.layers import input_adapter, upscaled_size
+    from benchmark.models.weights import load_imagenet_weights
 
     spec = TORCHVISION_NETWORKS[arch]
     arguments = {**spec.arguments, **(spec.pretrained_arguments if pretrained else {})}
@@ -124,7 +130,10 @@ def vgg16_features(pretrained: bool) -> nn.Sequential:
     classifier would take seconds to initialise only to be thrown away. Untrained, it gets
     the initialisation torchvision's VGG gives its convolutions.
     """
+    from torch import nn
     from torchvision.models.vgg import cfgs, make_layers
+
+    from benchmark.models.weights import load_imagenet_weights
 
     features = make_layers(cfgs["D"])
     if pretrained:
@@ -148,6 +157,9 @@ def vgg16_classifier(
     pretrained: bool,
 ) -> ImageClassifier:
     """Adapter to ``target_size``, VGG16 features, flatten, dense head (both VGG16 models)."""
+    from benchmark.models.classifier import ImageClassifier
+    from benchmark.models.layers import dense_head, input_adapter, pooled_size
+
     height, width = pooled_size(target_size, VGG16_POOLINGS)
     head = dense_head(VGG16_CHANNELS * height * width, hidden_sizes, num_classes, dropout=dropout)
     return ImageClassifier(
@@ -167,6 +179,8 @@ def vgg16_flat(
     pretrained: bool = False,
 ) -> ImageClassifier:
     """S3 VGG16 transfer: VGG16 features on the image as is, flatten, dense classes."""
+    from benchmark.models.layers import upscaled_size
+
     return vgg16_classifier(
         num_classes,
         in_channels,

@@ -23,8 +23,7 @@ from torch import nn
 
 from benchmark.errors import ModelConfigError
 from benchmark.models import hparams
-
-FREEZE_MODES = ("none", "backbone", "all_but_last_stage")
+from benchmark.models.registry import FREEZE_MODES
 
 
 class ImageClassifier(nn.Module):

@@ -20,25 +20,21 @@ Registered names:
   then global average pooling and one dense layer. The two differ only in the convolution:
   standard k×k, or depthwise k×k + pointwise 1×1. The head is global pooling rather than a
   large dense layer so that the parameter count compares the convolutions, not the head.
+
+Registering the names needs no torch (see ``registry``): ``stacked_cnn``, which every
+builder ends in, imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from benchmark.models import hparams
-from benchmark.models.classifier import ImageClassifier
-from benchmark.models.layers import (
-    CONV_TYPES,
-    NORMS,
-    POOLINGS,
-    conv_stage,
-    dense_head,
-    pooled_size,
-)
 from benchmark.models.registry import register_model
+
+if TYPE_CHECKING:
+    from benchmark.models.classifier import ImageClassifier
 
 
 def stacked_cnn(
@@ -61,6 +57,21 @@ def stacked_cnn(
     Each stage ends in a 2×2 pooling, so the flattened size is known without running the
     network, and an image too small for the stages is a ``ModelConfigError`` at build time.
     """
+    from torch import nn
+
+    from benchmark.models.classifier import ImageClassifier
+    from benchmark.models.layers import (
+        CONV_TYPES,
+        NORMS,
+        POOLINGS,
+        conv_stage,
+        dense_head,
+        pooled_size,
+    )
+
+    conv = hparams.choice("conv", conv, CONV_TYPES)
+    norm = hparams.choice("norm", norm, NORMS)
+    pooling = hparams.choice("pooling", pooling, POOLINGS)
     height, width = pooled_size(image_size, len(stages))
     blocks: list[nn.Module] = []
     channels = in_channels
@@ -199,9 +210,9 @@ def standard_or_separable_cnn(
         image_size,
         stages=[(width * 2**stage, 1) for stage in range(hparams.integer("depth", depth))],
         kernel_size=hparams.odd_integer("kernel_size", kernel_size),
-        conv=hparams.choice("conv", conv, CONV_TYPES),
-        norm=hparams.choice("norm", norm, NORMS),
-        pooling=hparams.choice("pooling", pooling, POOLINGS),
+        conv=conv,
+        norm=norm,
+        pooling=pooling,
         conv_dropout=hparams.probability("dropout", dropout),
         global_pool=True,
     )

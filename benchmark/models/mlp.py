@@ -8,13 +8,13 @@ registered under their own names with the sizes pinned, so that a sweep over
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from benchmark.models import hparams
-from benchmark.models.classifier import ImageClassifier
-from benchmark.models.layers import dense_head
 from benchmark.models.registry import register_model
+
+if TYPE_CHECKING:
+    from benchmark.models.classifier import ImageClassifier
 
 
 @register_model
@@ -30,6 +30,11 @@ def mlp(
 
     The whole network is head: there is no feature extractor to freeze.
     """
+    from torch import nn  # when built, not when registered (see ``registry``)
+
+    from benchmark.models.classifier import ImageClassifier
+    from benchmark.models.layers import dense_head
+
     height, width = image_size
     head = dense_head(
         in_channels * height * width,

@@ -13,6 +13,10 @@ in each builder: ``weights`` (``none``, ``imagenet`` or the path of a state-dict
 ``freeze`` (``none``, ``backbone``, ``all_but_last_stage``). ImageNet weights need the
 builder's help, since they load into the torchvision network before its head is replaced;
 a builder that can do that says so by taking ``pretrained: bool``.
+
+Registering and looking up need no torch, so that a sweep's driver, which never trains,
+checks a sweep file against the registry without importing it (seconds, and hundreds of
+megabytes): the architectures' modules import torch in the functions that build.
 """
 
 from __future__ import annotations
@@ -21,19 +25,21 @@ import fnmatch
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import ModelConfigError, UnknownModelError, WeightsError, close_matches
-from benchmark.models.classifier import FREEZE_MODES, freeze_parameters
 from benchmark.models.hparams import choice, is_integer
-from benchmark.models.weights import WeightsChoice, load_weights_file
+from benchmark.models.weights import WeightsChoice
 
-ModelBuilder = Callable[..., nn.Module]
+if TYPE_CHECKING:
+    from torch import nn
+
+ModelBuilder = Callable[..., "nn.Module"]
 
 #: Hyperparameters every architecture takes, with their defaults.
 COMMON_DEFAULTS: dict[str, Any] = {"weights": "none", "freeze": "none"}
+#: What ``freeze`` accepts (``classifier.freeze_parameters`` says what each one trains).
+FREEZE_MODES = ("none", "backbone", "all_but_last_stage")
 
 _INPUT_ARGUMENTS = ("num_classes", "in_channels", "image_size")
 _PRETRAINED_FLAG = "pretrained"
@@ -146,6 +152,9 @@ def create_model(
     registered, ``ModelConfigError`` for an unknown hyperparameter or an impossible value, and
     ``WeightsError`` for weights that cannot be had; each message starts with ``name``.
     """
+    from benchmark.models.classifier import freeze_parameters
+    from benchmark.models.weights import load_weights_file
+
     entry = model_entry(name)
     defaults = entry.defaults()
     unknown = [key for key in hparams if key not in defaults]

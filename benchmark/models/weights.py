@@ -8,6 +8,10 @@ bounded by a socket timeout and can be forbidden with ``BENCH_OFFLINE=1``; a fil
 cannot be had is a ``WeightsError`` that names the file, the directory and the URL.
 
 Every file is read with ``torch.load(..., weights_only=True)``: tensors only, never code.
+
+Parsing the ``weights`` hyperparameter needs no torch: a sweep file is checked in the
+sweep's driver, which never trains, so torch is imported by the functions that read or
+fetch a file, not here.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-import torch
-from torch import nn
-
 from benchmark.errors import WeightsError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,7 @@ def imagenet_file(arch: str, *, download: bool = True) -> Path:
     With ``download=False`` (a sweep that says ``offline: true``), or ``BENCH_OFFLINE`` set,
     a file that is not cached is a ``WeightsError`` at once.
     """
+    import torch
     import torchvision  # here, not at the top: importing it costs seconds (see backbones)
 
     weights = torchvision.models.get_model_weights(arch)[IMAGENET_WEIGHTS]
@@ -105,6 +111,8 @@ def _download(url: str, path: Path) -> None:
     means a truncated or altered download. A fresh opener reads the proxy settings of the
     moment, and the timeout bounds every connect and read.
     """
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
@@ -130,6 +138,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     Refuses, with a ``WeightsError`` naming the file, anything else: a file that is missing
     or unreadable, a pickle that would run code, a checkpoint that is not a name → tensor map.
     """
+    import torch
+
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist")
     try:

@@ -3,10 +3,16 @@
 Package versions, Python, OS, CPU model, GPU models with driver and CUDA versions, the Ray
 cluster's resources and the project's git commit (with a flag when the tree had changes).
 Each figure of a trial also carries its own ``device``; this file describes the whole run.
+
+It is written by the sweep's driver, which never trains, so nothing here imports torch
+(seconds, and on a GPU machine CUDA's start as well): the GPUs and their driver come from
+``nvidia-smi``, the CUDA version torch was built for from torch's own ``version.py``.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import platform
 import subprocess
@@ -68,22 +74,43 @@ def _cpu_count() -> int | None:
 
 
 def _gpus() -> list[str]:
-    import torch
-
-    if not torch.cuda.is_available():
-        return []
-    return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    return _nvidia_smi("name")
 
 
 def _cuda_version() -> str | None:
-    import torch
-
-    return torch.version.cuda if torch.cuda.is_available() else None
+    """The CUDA version of torch's build (``torch.version.cuda``) where there are GPUs."""
+    return _torch_build_fact("cuda") if _gpus() else None
 
 
 def _gpu_driver() -> str | None:
-    output = _run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
-    return output.splitlines()[0].strip() if output else None
+    versions = _nvidia_smi("driver_version")
+    return versions[0] if versions else None
+
+
+def _nvidia_smi(field: str) -> list[str]:
+    """``field`` of each GPU of this machine, as ``nvidia-smi`` reports it; none without it."""
+    output = _run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"])
+    return [line.strip() for line in (output or "").splitlines() if line.strip()]
+
+
+def _torch_build_fact(name: str) -> str | None:
+    """A constant of the installed ``torch/version.py`` (``cuda``: '13.0'), read, not run."""
+    spec = importlib.util.find_spec("torch")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        source = Path(spec.submodule_search_locations[0], "version.py").read_text()
+        tree = ast.parse(source)
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == name and node.value is not None:
+            value = ast.literal_eval(node.value)
+            return None if value is None else str(value)
+    return None
 
 
 def _git_state(project: Path) -> dict[str, Any] | None:

@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from benchmark.data import dataset_entry, get_dataset, offline_requested
 from benchmark.data.download import ensure_files
 from benchmark.data.sources import folders
@@ -142,6 +140,8 @@ def _imagenet_networks(architecture: str) -> list[str]:
     Built on the meta device, the network costs no memory and no time; ``ModelConfigError``
     if the architecture takes no ImageNet weights (it trains from scratch).
     """
+    import torch  # only for ImageNet weights: the driver otherwise checks without it
+
     with torch.device("meta"), imagenet_weights_wanted() as wanted:
         create_model(architecture, 2, _PROBE_SHAPE[0], _PROBE_SHAPE[1:], weights="imagenet")
     return list(dict.fromkeys(wanted))

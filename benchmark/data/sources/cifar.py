@@ -16,7 +16,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from benchmark.data.bundle import SourceData, TensorSplit
 from benchmark.data.registry import register_dataset
@@ -68,6 +67,8 @@ def cifar10(root: Path) -> SourceData:
 
 def read_cifar_batch(path: Path) -> TensorSplit:
     """One CIFAR-10 pickle batch as uint8 (N, 3, 32, 32) images and int64 labels."""
+    import torch
+
     entry = _unpickle(path)
     try:
         data = np.asarray(entry["data"], dtype=np.uint8)
@@ -133,6 +134,8 @@ def _unpickle(path: Path) -> dict:
 
 
 def _concatenate(splits: list[TensorSplit]) -> TensorSplit:
+    import torch
+
     images = torch.cat([split.images for split in splits])
     labels = torch.cat([split.labels for split in splits])
     return TensorSplit(images, labels)

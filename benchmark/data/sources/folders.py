@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from benchmark.data import options as check
 from benchmark.data.bundle import FileSplit, SourceData
 from benchmark.data.decode import probe_image
@@ -75,6 +73,8 @@ class ClassFolders:
     skipped: tuple[str, ...]
 
     def split(self, shape: tuple[int, int, int]) -> FileSplit:
+        import torch
+
         return FileSplit(self.paths, torch.tensor(self.labels, dtype=torch.int64), shape)
 
 

@@ -16,12 +16,14 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from benchmark.data.bundle import SourceData, TensorSplit
 from benchmark.data.registry import register_dataset
 from benchmark.errors import DatasetError
+
+if TYPE_CHECKING:
+    import torch
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -74,6 +76,7 @@ def load_idx_dataset(
 
 def read_idx_pair(raw: Path, images_name: str, labels_name: str) -> TensorSplit:
     """Images (N, 1, 28, 28) uint8 and int64 labels from an idx3 and an idx1 file."""
+    import torch
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     images_path, labels_path = idx_file(raw, images_name), idx_file(raw, labels_name)

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from benchmark.data import options as check
 from benchmark.data.bundle import SourceData, TensorSplit
 from benchmark.data.registry import register_dataset
 from benchmark.data.splits import split_off
+
+if TYPE_CHECKING:
+    import torch
 
 DIGITS_IMAGES = 1797
 MNIST_SAMPLE_IMAGES = 5000
@@ -105,6 +108,8 @@ def _read_pixels_then_label(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _digit_source(
     dataset: str, images: np.ndarray, labels: np.ndarray, test_fraction: object, test_seed: object
 ) -> SourceData:
+    import torch
+
     fraction = check.fraction(dataset, "test_fraction", test_fraction)
     seed = check.integer(dataset, "test_seed", test_seed)
     everything = TensorSplit(
@@ -125,6 +130,8 @@ def _digit_source(
 
 def channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of uint8 (N, C, H, W) images, on 0..1."""
+    import torch
+
     scaled = images.to(torch.float64) / 255.0
     mean = scaled.mean(dim=(0, 2, 3))
     std = scaled.std(dim=(0, 2, 3))
