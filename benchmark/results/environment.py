@@ -30,15 +30,17 @@ PACKAGES = (
 
 def describe_environment(cluster_resources: dict[str, float] | None = None) -> dict[str, Any]:
     """Everything ``env.json`` holds; fields that cannot be known here are ``None``."""
+    gpus = _nvidia_smi("name", "driver_version")
     return {
         "packages": {name: _version(name) for name in PACKAGES},
         "python": platform.python_version(),
         "os": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": _cpu_count(),
-        "gpus": _gpus(),
-        "cuda": _cuda_version(),
-        "gpu_driver": _gpu_driver(),
+        "gpus": [name for name, _ in gpus],
+        # The CUDA version of torch's build (``torch.version.cuda``), where there are GPUs.
+        "cuda": _torch_build_fact("cuda") if gpus else None,
+        "gpu_driver": gpus[0][1] if gpus else None,
         "ray_cluster_resources": dict(cluster_resources or {}),
         "git": _git_state(Path(__file__).resolve().parents[2]),
     }
@@ -73,24 +75,14 @@ def _cpu_count() -> int | None:
     return os.cpu_count()
 
 
-def _gpus() -> list[str]:
-    return _nvidia_smi("name")
-
-
-def _cuda_version() -> str | None:
-    """The CUDA version of torch's build (``torch.version.cuda``) where there are GPUs."""
-    return _torch_build_fact("cuda") if _gpus() else None
-
-
-def _gpu_driver() -> str | None:
-    versions = _nvidia_smi("driver_version")
-    return versions[0] if versions else None
-
-
-def _nvidia_smi(field: str) -> list[str]:
-    """``field`` of each GPU of this machine, as ``nvidia-smi`` reports it; none without it."""
-    output = _run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"])
-    return [line.strip() for line in (output or "").splitlines() if line.strip()]
+def _nvidia_smi(*fields: str) -> list[tuple[str, ...]]:
+    """``fields`` of each GPU of this machine, as ``nvidia-smi`` reports them; none without it."""
+    output = _run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"])
+    return [
+        tuple(value.strip() for value in line.split(",", len(fields) - 1))
+        for line in (output or "").splitlines()
+        if line.strip()
+    ]
 
 
 def _torch_build_fact(name: str) -> str | None:

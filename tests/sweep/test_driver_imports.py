@@ -4,6 +4,7 @@ not import torch (seconds of the sweep's start, and hundreds of megabytes of the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import benchmark.data
 import benchmark.models
 from benchmark.data.loader import make_loader
 from benchmark.models.profile import count_parameters
-from benchmark.results.environment import _torch_build_fact
+from benchmark.results.environment import _torch_build_fact, describe_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +73,21 @@ def test_the_packages_names_that_need_torch_are_theirs_when_first_used() -> None
     assert summarize_model is defined
     with pytest.raises(AttributeError, match=r"'benchmark\.models' has no attribute 'no_such'"):
         benchmark.models.no_such  # noqa: B018
+
+
+def test_env_json_names_the_gpus_and_torchs_cuda_from_nvidia_smi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This machine has no GPU: a stand-in prints what nvidia-smi prints for the same query
+    # on a two-GPU machine, and fails on any other.
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = "--query-gpu=name,driver_version" ] || exit 9\n'
+        'printf "NVIDIA H200, 580.159.04\\nNVIDIA H200, 580.159.04\\n"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    environment = describe_environment({"GPU": 2.0})
+    assert environment["gpus"] == ["NVIDIA H200", "NVIDIA H200"]
+    assert environment["gpu_driver"] == "580.159.04"
+    assert environment["cuda"] == torch.version.cuda
