@@ -76,13 +76,14 @@ def _cpu_count() -> int | None:
 
 
 def _nvidia_smi(*fields: str) -> list[tuple[str, ...]]:
-    """``fields`` of each GPU of this machine, as ``nvidia-smi`` reports them; none without it."""
+    """``fields`` of each GPU of this machine, as ``nvidia-smi`` reports them; none without it
+    (a line that does not hold every field, such as an error, is no GPU)."""
     output = _run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"])
-    return [
+    rows = [
         tuple(value.strip() for value in line.split(",", len(fields) - 1))
         for line in (output or "").splitlines()
-        if line.strip()
     ]
+    return [row for row in rows if len(row) == len(fields) and all(row)]
 
 
 def _torch_build_fact(name: str) -> str | None:

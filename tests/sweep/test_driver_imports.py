@@ -79,11 +79,11 @@ def test_env_json_names_the_gpus_and_torchs_cuda_from_nvidia_smi(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # This machine has no GPU: a stand-in prints what nvidia-smi prints for the same query
-    # on a two-GPU machine, and fails on any other.
+    # on a two-GPU machine (and a line that is no GPU), and fails on any other query.
     fake = tmp_path / "nvidia-smi"
     fake.write_text(
         '#!/bin/sh\n[ "$1" = "--query-gpu=name,driver_version" ] || exit 9\n'
-        'printf "NVIDIA H200, 580.159.04\\nNVIDIA H200, 580.159.04\\n"\n'
+        'printf "NVIDIA H200, 580.159.04\\nNVIDIA H200, 580.159.04\\n\\nNo devices\\n"\n'
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
