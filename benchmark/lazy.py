@@ -9,6 +9,7 @@ those packages it does not use. Their ``__init__`` sets ``__getattr__ = on_first
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ def on_first_use(package: str, sources: dict[str, str]) -> Callable[[str], Any]:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(f"{package}.{sources[name]}")
         value = getattr(module, name)
-        setattr(importlib.import_module(package), name, value)
+        setattr(sys.modules[package], name, value)  # later lookups find it directly
         return value
 
     return __getattr__
