@@ -1,10 +1,12 @@
 """The live view of a sweep: per cell, trials running / finished / stopped / failed and the
 best value of the first objective so far — one small table instead of Tune's wall of them.
+A resumed sweep's table starts from the trials already recorded.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from benchmark.sweep.cells import SweepPlan
+from benchmark.sweep.trainable import RECORDED
 
 
 @dataclass
@@ -29,13 +32,22 @@ class CellProgress:
 class SweepProgress(Callback):
     """A Tune callback that keeps a rich ``Live`` table up to date (nothing when quiet)."""
 
-    def __init__(self, plan: SweepPlan, console: Console, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        plan: SweepPlan,
+        console: Console,
+        quiet: bool = False,
+        records: Iterable[dict[str, Any]] = (),
+    ) -> None:
         self._plan = plan
         self._objective = plan.spec.objectives[0]
         self._cells = {cell.key: CellProgress() for cell in plan.cells}
         self._console = console
         self._live: Live | None = None
         self._quiet = quiet
+        for record in records:  # finished before a resume
+            final = {**record["metrics"], "is_final": True, "status": record["status"]}
+            self._count(self._cells.setdefault(record["cell"], CellProgress()), final, False)
 
     def setup(self, **info) -> None:
         if not self._quiet:
@@ -63,6 +75,11 @@ class SweepProgress(Callback):
     def _finish(self, trial, result: dict[str, Any], failed: bool) -> None:
         cell = self._cell(trial)
         cell.running = max(0, cell.running - 1)
+        if not result.get(RECORDED):  # else counted from its record already
+            self._count(cell, result, failed)
+        self._refresh()
+
+    def _count(self, cell: CellProgress, result: dict[str, Any], failed: bool) -> None:
         status = "failed" if failed else result.get("status", "early_stopped")
         if not result.get("is_final") and not failed:
             status = "early_stopped"
@@ -73,7 +90,6 @@ class SweepProgress(Callback):
         if status == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
             better = max if self._objective.direction == "max" else min
             cell.best = value if cell.best is None else better(cell.best, value)
-        self._refresh()
 
     def _cell(self, trial) -> CellProgress:
         return self._cells.setdefault(trial.config.get("cell", "?"), CellProgress())

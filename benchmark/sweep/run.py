@@ -350,7 +350,10 @@ def _tuner(
         tuner = tune.Tuner.restore(
             str(directory.tune_dir), trainable, resume_unfinished=True, resume_errored=True
         )
-        return tuner, tuner._local_tuner._tune_config.scheduler
+        tune_config = tuner._local_tuner._tune_config
+        # Trials recorded after Tune last saved the searcher are not handed out again.
+        tune_config.search_alg.resume_with(directory.records())
+        return tuner, tune_config.scheduler
     scheduler = CellScheduler(plan)
     tuner = tune.Tuner(
         trainable,
@@ -399,7 +402,7 @@ def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet
     tuner._local_tuner.get_run_config().callbacks = [
         JsonLoggerCallback(),  # Tune's own result.json per trial, beside the tables
         TrialRecorder(directory, scheduler.stopped, publisher),
-        SweepProgress(plan, console, quiet=quiet),
+        SweepProgress(plan, console, quiet=quiet, records=directory.records()),
     ]
     if pool is not None:
         tuner._local_tuner.get_run_config().callbacks.append(LaneReleaser(pool.broker))

@@ -7,12 +7,19 @@ values, and routes each result back to the study that proposed it, so no study e
 another cell's trials. Once a cell's search trials are all finished, its best configuration
 (by the first objective) is re-run with ``repeats`` new seeds.
 
+Tune saves the searcher with its experiment every few seconds, while each trial's record is
+written the moment it ends; a driver killed in between leaves records of trials the saved
+searcher never handed out. On resume (``resume_with``) those are taken back in: their
+numbers are not handed out again and their results join their cell's study, so every trial
+number runs once.
+
 A trial's config is ``{"cell", "phase", "trial_number", "seed", "params"}``; ``params``
 holds the sampled values under their sweep-file keys (``lr``, ``model.width``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import pickle
@@ -38,12 +45,14 @@ class CellSearcher(Searcher):
         super().__init__(metric=None, mode=None)
         self._plan = plan
         self._studies = {cell.key: _cell_study(plan, cell) for cell in plan.cells}
-        self._handed_out = {cell.key: 0 for cell in plan.cells}
+        # The trial numbers handed out (or recorded before a resume), per cell and phase.
+        self._search_numbers: dict[str, set[int]] = {cell.key: set() for cell in plan.cells}
+        self._repeat_numbers: dict[str, set[int]] = {cell.key: set() for cell in plan.cells}
         self._finished = {cell.key: 0 for cell in plan.cells}
-        self._repeats_handed_out = {cell.key: 0 for cell in plan.cells}
         self._best: dict[str, tuple[float, dict[str, Any]]] = {}
         self._trials: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._next_cell = 0
+        self._recorded_at_resume: list[dict[str, Any]] = []
 
     # Tune hands its TuneConfig metric/mode to every searcher; each study has its own.
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
@@ -53,7 +62,7 @@ class CellSearcher(Searcher):
         cells = self._plan.cells
         for offset in range(len(cells)):
             cell = cells[(self._next_cell + offset) % len(cells)]
-            if self._handed_out[cell.key] < self._plan.trials_per_cell:
+            if len(self._search_numbers[cell.key]) < self._plan.trials_per_cell:
                 self._next_cell = (cells.index(cell) + 1) % len(cells)
                 return self._suggest_search(cell, trial_id)
         for cell in cells:
@@ -64,11 +73,14 @@ class CellSearcher(Searcher):
         return Searcher.FINISHED
 
     def _suggest_search(self, cell: Cell, trial_id: str) -> dict[str, Any]:
-        number = self._handed_out[cell.key]
-        self._handed_out[cell.key] += 1
+        number = _lowest_free(self._search_numbers[cell.key])
+        self._search_numbers[cell.key].add(number)
         study = self._studies[cell.key]
-        sampled = study.suggest(trial_id) if study is not None else {}
-        params = decode_params(cell.space, _flatten(sampled or {}))
+        if self._is_grid():
+            params = grid_points(cell.space)[number]  # told to the study when it finishes
+        else:
+            sampled = study.suggest(trial_id) if study is not None else {}
+            params = decode_params(cell.space, _flatten(sampled or {}))
         self._trials[trial_id] = (cell.key, PHASE_SEARCH, params)
         return {
             "cell": cell.key,
@@ -79,8 +91,8 @@ class CellSearcher(Searcher):
         }
 
     def _suggest_repeat(self, cell: Cell, trial_id: str) -> dict[str, Any]:
-        number = self._repeats_handed_out[cell.key]
-        self._repeats_handed_out[cell.key] += 1
+        number = _lowest_free(self._repeat_numbers[cell.key])
+        self._repeat_numbers[cell.key].add(number)
         params = dict(self._best[cell.key][1])
         self._trials[trial_id] = (cell.key, PHASE_REPEAT, params)
         return {
@@ -96,7 +108,7 @@ class CellSearcher(Searcher):
         return (
             search_done
             and cell.key in self._best
-            and self._repeats_handed_out[cell.key] < self._plan.spec.repeats
+            and len(self._repeat_numbers[cell.key]) < self._plan.spec.repeats
         )
 
     def _repeats_pending(self, cell: Cell) -> bool:
@@ -118,11 +130,16 @@ class CellSearcher(Searcher):
         if final is not None and final.get("status") not in FINAL_WITH_METRICS:
             final = None  # stopped early (its record says so): no final metrics
         study = self._studies[cell_key]
-        if study is not None:
+        if study is not None and self._is_grid():
+            _add_finished_trial(study, self._plan.cell(cell_key), params, final, failed)
+        elif study is not None:
             # A trial stopped early has no final metrics: Optuna records it as pruned.
             study.on_trial_complete(trial_id, None if failed else final, error=failed)
         if final is not None and final.get("status") == STATUS_COMPLETED:
             self._remember_best(cell_key, final, params)
+
+    def _is_grid(self) -> bool:
+        return self._plan.spec.search.algorithm == "grid"
 
     def _remember_best(self, cell_key: str, final: dict[str, Any], params: dict) -> None:
         objective = self._plan.spec.objectives[0]
@@ -137,9 +154,93 @@ class CellSearcher(Searcher):
         with open(checkpoint_path, "wb") as file:
             pickle.dump(self.__dict__, file)
 
+    def resume_with(self, records: list[dict[str, Any]]) -> None:
+        """Give the sweep's records to this searcher before Tune restores its saved state."""
+        self._recorded_at_resume = list(records)
+
     def restore(self, checkpoint_path: str) -> None:
+        recorded, self._recorded_at_resume = self._recorded_at_resume, []
         with open(checkpoint_path, "rb") as file:
-            self.__dict__.update(pickle.load(file))
+            self.__dict__.update(_numbered(pickle.load(file)))
+        for record in sorted(recorded, key=lambda r: r["trial_number"]):
+            if not self._knows(record):
+                self._take_in(record)
+
+    def _knows(self, record: dict[str, Any]) -> bool:
+        """Whether ``record``'s trial was handed out before this searcher's state was saved."""
+        cell_key, number = record["cell"], record["trial_number"]
+        if cell_key not in self._search_numbers:
+            return True  # not a cell of this sweep: nothing to take in
+        if record["phase"] == PHASE_REPEAT:
+            return number - self._plan.trials_per_cell in self._repeat_numbers[cell_key]
+        return number in self._search_numbers[cell_key]
+
+    def _take_in(self, record: dict[str, Any]) -> None:
+        """Count a trial that ran and was recorded after the saved state, as if it were seen."""
+        cell_key, number, params = record["cell"], record["trial_number"], record["params"]
+        if record["phase"] == PHASE_REPEAT:
+            self._repeat_numbers[cell_key].add(number - self._plan.trials_per_cell)
+            return
+        self._search_numbers[cell_key].add(number)
+        self._finished[cell_key] += 1
+        status = record["status"]
+        final = record["metrics"] if status in FINAL_WITH_METRICS else None
+        study = self._studies[cell_key]
+        if study is not None:
+            cell = self._plan.cell(cell_key)
+            _add_finished_trial(study, cell, params, final, status == STATUS_FAILED)
+        if status == STATUS_COMPLETED:
+            self._remember_best(cell_key, record["metrics"], params)
+
+
+def _lowest_free(taken: set[int]) -> int:
+    return next(number for number in itertools.count() if number not in taken)
+
+
+def _numbered(state: dict[str, Any]) -> dict[str, Any]:
+    """A saved state as this version keeps it: sets of trial numbers, not counts of them."""
+    state = dict(state)
+    if "_handed_out" in state:
+        counts = state.pop("_handed_out")
+        state["_search_numbers"] = {key: set(range(n)) for key, n in counts.items()}
+    if "_repeats_handed_out" in state:
+        counts = state.pop("_repeats_handed_out")
+        state["_repeat_numbers"] = {key: set(range(n)) for key, n in counts.items()}
+    return state
+
+
+def _add_finished_trial(
+    study: OptunaSearch,
+    cell: Cell,
+    params: dict[str, Any],
+    final: dict[str, Any] | None,
+    failed: bool,
+) -> None:
+    """File a finished trial in ``study`` with its values, as ``OptunaSearch`` would.
+
+    For trials the study did not propose itself: grid points, and trials taken in on resume.
+    Failed, or a value that is not finite: failed; no final metrics: pruned.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    metric = study.metric if isinstance(study.metric, list) else [study.metric]
+    values = None if failed or final is None else [final.get(m) for m in metric]
+    if failed or (
+        values is not None and any(v is not None and not math.isfinite(v) for v in values)
+    ):
+        state, values = TrialState.FAIL, None
+    elif values is None or None in values:
+        state, values = TrialState.PRUNED, None
+    else:
+        state = TrialState.COMPLETE
+    trial = optuna.trial.create_trial(
+        state=state,
+        params=encode_params(cell.space, params),
+        distributions=optuna_space(cell.space),
+        values=values,
+    )
+    study._ot_study.add_trial(trial)  # OptunaSearch keeps its study there
 
 
 def _cell_study(plan: SweepPlan, cell: Cell) -> OptunaSearch | None:
@@ -152,16 +253,12 @@ def _cell_study(plan: SweepPlan, cell: Cell) -> OptunaSearch | None:
     if len(objectives) == 1:
         metric, mode = metric[0], mode[0]
     seed = plan.spec.search.seed * 1000 + cell.index
-    points = None
-    if plan.spec.search.algorithm == "grid":
-        points = [encode_params(cell.space, p) for p in grid_points(cell.space)]
-        points = points[: plan.trials_per_cell]
+    # A grid's points are handed out by trial number (``grid_points``), not sampled.
     return OptunaSearch(
         space=optuna_space(cell.space),
         metric=metric,
         mode=mode,
         sampler=_sampler(plan.spec.search.algorithm, seed),
-        points_to_evaluate=points,
     )
 
 
@@ -172,7 +269,7 @@ def _sampler(algorithm: str, seed: int):
         return optuna.samplers.TPESampler(seed=seed)
     if algorithm == "optuna-nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
-    # "random", and "grid" (whose points are all enqueued in file order before sampling).
+    # "random", and "grid" (whose study only files the points' results).
     return optuna.samplers.RandomSampler(seed=seed)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 from optuna.study import StudyDirection
@@ -12,7 +13,7 @@ from ray.tune.search import Searcher
 
 from benchmark.models import model_defaults
 from benchmark.spec import parse_sweep
-from benchmark.sweep.cells import plan_sweep, trial_config
+from benchmark.sweep.cells import grid_points, plan_sweep, trial_config
 from benchmark.sweep.search import CellSearcher
 from benchmark.train.config import TrialConfig
 
@@ -297,3 +298,114 @@ def test_a_restored_searcher_continues_where_the_saved_one_left_off(tmp_path):
         (CNN, 3, "repeat"),
     ]
     assert restored.suggest("trial-8") == Searcher.FINISHED
+
+
+def recorded(config: dict, trial_id: str, accuracy: float, status: str = "completed") -> dict:
+    """A trial's record on disk, as ``TrialRecorder`` writes it (the keys the searcher reads)."""
+    metrics = {k: v for k, v in final(accuracy, status).items() if k not in ("is_final",)}
+    return {"trial_id": trial_id, **config, "status": status, "metrics": metrics}
+
+
+def test_trials_recorded_after_the_saved_state_are_taken_in_on_resume(tmp_path):
+    """A driver killed between Tune's save of the searcher and its next one leaves records
+    of trials the saved searcher never handed out: on resume their numbers are not handed
+    out again (an unrecorded one is), and their results join their cell's study."""
+    plan = make_plan("search.trials_per_cell=4")
+    searcher = CellSearcher(plan)
+    hand_out(searcher, 4)  # mlp 0, simple_cnn 0, mlp 1, simple_cnn 1
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    after = hand_out(searcher, 4, start=4)  # mlp 2, simple_cnn 2, mlp 3, simple_cnn 3
+    # Killed: mlp 2 was in flight; mlp 3 and simple_cnn 2 had finished and been recorded.
+    mlp_3, cnn_2 = after["trial-6"], after["trial-5"]
+    assert (mlp_3["cell"], mlp_3["trial_number"]) == (MLP, 3)
+    assert (cnn_2["cell"], cnn_2["trial_number"]) == (CNN, 2)
+    records = [recorded(mlp_3, "trial-6", 0.93), recorded(cnn_2, "trial-5", 0.4, "failed")]
+
+    restored = CellSearcher(plan)
+    restored.resume_with(records)
+    restored.restore(str(path))
+    rest = hand_out(restored, 2, start=100)
+    # The unrecorded mlp 2 is handed out again; the recorded numbers are not.
+    assert [(c["cell"], c["trial_number"]) for c in rest.values()] == [(MLP, 2), (CNN, 3)]
+    assert restored.suggest("trial-200") == Searcher.FINISHED
+
+    mlp_study = restored._studies[MLP]._ot_study
+    (taken_in,) = [t for t in mlp_study.trials if t.state == TrialState.COMPLETE]
+    assert taken_in.value == 0.93
+    assert taken_in.params["lr"] == mlp_3["params"]["lr"]
+    assert taken_in.params["model.hidden_sizes"] in ("[64]", "[128, 64]")
+    (failed,) = [t for t in restored._studies[CNN]._ot_study.trials if t.state == TrialState.FAIL]
+    assert failed.params["lr"] == cnn_2["params"]["lr"]
+
+
+def test_a_grid_point_recorded_after_the_saved_state_is_not_run_again(tmp_path):
+    plan = make_plan(text=GRID_SWEEP)
+    searcher = CellSearcher(plan)
+    hand_out(searcher, 2)  # mlp 0, simple_cnn 0
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    after = hand_out(searcher, 2, start=2)  # mlp 1, simple_cnn 1
+    mlp_1 = after["trial-2"]
+    assert mlp_1["trial_number"] == 1
+
+    restored = CellSearcher(plan)
+    restored.resume_with([recorded(mlp_1, "trial-2", 0.8)])
+    restored.restore(str(path))
+    rest = hand_out(restored, 2, start=100)
+    points = {MLP: grid_points(plan.cell(MLP).space), CNN: grid_points(plan.cell(CNN).space)}
+    assert [(c["cell"], c["params"]) for c in rest.values()] == [
+        (MLP, points[MLP][2]),  # the next grid point: mlp 1's was recorded
+        (CNN, points[CNN][1]),  # simple_cnn 1 was in flight: its point runs again
+    ]
+    # The grid's study files each point's result: the one taken in, then one finishing now.
+    restored.on_trial_complete("trial-100", final(0.6))
+    trials = restored._studies[MLP]._ot_study.trials
+    assert [(t.state, t.value) for t in trials] == [
+        (TrialState.COMPLETE, 0.8),
+        (TrialState.COMPLETE, 0.6),
+    ]
+    assert [t.params["model.hidden_sizes"] for t in trials] == ["[128, 64]", "[64]"]
+
+
+def test_a_repeat_recorded_after_the_saved_state_is_not_run_again(tmp_path):
+    plan = make_plan("repeats=1")
+    searcher = CellSearcher(plan)
+    configs = hand_out(searcher, 6)
+    for index, trial_id in enumerate(configs):
+        searcher.on_trial_complete(trial_id, final(0.5 + index / 100))
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    mlp_repeat = searcher.suggest("trial-6")
+    assert (mlp_repeat["cell"], mlp_repeat["phase"]) == (MLP, "repeat")
+
+    restored = CellSearcher(plan)
+    restored.resume_with([recorded(mlp_repeat, "trial-6", 0.9)])
+    restored.restore(str(path))
+    cnn_repeat = restored.suggest("trial-7")
+    assert (cnn_repeat["cell"], cnn_repeat["phase"]) == (CNN, "repeat")
+    assert restored.suggest("trial-8") == Searcher.FINISHED
+    # A repeat tells no study anything, on resume as when it finishes.
+    assert [len(restored._studies[c]._ot_study.trials) for c in (MLP, CNN)] == [3, 3]
+
+
+def test_a_state_saved_with_counts_of_trials_handed_out_is_restored_as_numbers(tmp_path):
+    """A sweep interrupted under a version that counted the trials it handed out."""
+    plan = make_plan("repeats=1")
+    searcher = CellSearcher(plan)
+    hand_out(searcher, 3)  # mlp 0, simple_cnn 0, mlp 1
+    state = dict(searcher.__dict__)
+    state["_handed_out"] = {key: len(n) for key, n in state.pop("_search_numbers").items()}
+    state["_repeats_handed_out"] = {key: 0 for key in state.pop("_repeat_numbers")}
+    del state["_recorded_at_resume"]
+    path = tmp_path / "searcher.pkl"
+    path.write_bytes(pickle.dumps(state))
+
+    restored = CellSearcher(plan)
+    restored.restore(str(path))
+    rest = hand_out(restored, 3, start=3)
+    assert [(c["cell"], c["trial_number"]) for c in rest.values()] == [
+        (CNN, 1),
+        (MLP, 2),
+        (CNN, 2),
+    ]
