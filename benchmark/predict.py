@@ -117,8 +117,8 @@ def trial_checkpoint(results_dir: Path, sweep_id: str, trial_id: str) -> Path:
         )
     raise CheckpointError(
         f"trial {trial_id} of sweep {sweep_id} left no checkpoint under "
-        f"{folder}/ (it failed before its first epoch, or ran with "
-        "checkpoint_every=0); pick another trial"
+        f"{folder}/ (it failed or was stopped early before its first checkpoint: see "
+        "checkpoint_every and checkpoint_interval_s); pick another trial"
     )
 
 

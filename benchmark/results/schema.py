@@ -97,8 +97,8 @@ SCHEMAS = {"trials": TRIALS_SCHEMA, "epochs": EPOCHS_SCHEMA, "classes": CLASSES_
 # Trial options that say where or how to run, not what was trained: no hp_ column.
 _NOT_HYPERPARAMETERS = {
     "architecture", "dataset", "data_dir", "offline", "targets", "crash_at_epoch",
-    "crash_rank", "checkpoint_every", "measure_inference", "inference_batch_size",
-    "memory_limit_mb",
+    "crash_rank", "checkpoint_every", "checkpoint_interval_s", "measure_inference",
+    "inference_batch_size", "memory_limit_mb",
 }  # fmt: skip
 
 

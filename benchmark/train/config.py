@@ -89,6 +89,11 @@ class TrialConfig(BaseModel):
 
     # What to report.
     checkpoint_every: int = Field(1, ge=0)
+    # Epoch checkpoints come at least this many seconds apart, counted from the trial's
+    # start: a trial shorter than that keeps only its final one. Writing a small network's
+    # state each epoch (weights, optimizer moments, best weights) slowed short trials' own
+    # training on a 2-core machine; a worker that dies loses at most this much and an epoch.
+    checkpoint_interval_s: float = Field(30.0, ge=0.0)
     targets: list[float] = Field(default_factory=list)
     overfit_gap: float = Field(0.1, ge=0.0)
     measure_inference: bool = True

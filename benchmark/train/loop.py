@@ -150,6 +150,7 @@ def _train_and_evaluate(
         torch.cuda.reset_peak_memory_stats(device)
 
     status, stop_reason = STATUS_COMPLETED, None
+    last_checkpoint = wall_start  # epoch checkpoints: see ``checkpoint_interval_s``
     for epoch in range(start_epoch, config.epochs + 1):
         if (
             restored is None
@@ -203,8 +204,10 @@ def _train_and_evaluate(
         divergence_reason = divergence.check(train.loss, val.accuracy)
         is_best = early_stopping.best_epoch == epoch and improved_before != epoch
         last_epoch = epoch == config.epochs or should_stop or divergence_reason is not None
-        wants_checkpoint = config.checkpoint_every and (
-            epoch % config.checkpoint_every == 0 or is_best or last_epoch
+        wants_checkpoint = (
+            config.checkpoint_every
+            and (epoch % config.checkpoint_every == 0 or is_best or last_epoch)
+            and time.perf_counter() - last_checkpoint >= config.checkpoint_interval_s
         )
         state = None
         if wants_checkpoint and runtime.rank == 0:
@@ -221,6 +224,8 @@ def _train_and_evaluate(
                 "rng": capture_rng(),
             }
         runtime.report({**record, "is_final": False}, state)
+        if wants_checkpoint:
+            last_checkpoint = time.perf_counter()
 
         if divergence_reason is not None:
             status, stop_reason = STATUS_DIVERGED, divergence_reason

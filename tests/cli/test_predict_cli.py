@@ -30,7 +30,7 @@ SWEEP_ID = "20261123-101500-3f2a"
 TRIAL_ID = "87384335"
 STOPPED_TRIAL_ID = "4c1d2e9a"
 BASE = {"architecture": "simple_cnn", "dataset": "digits", "batch_size": 64, "seed": 3,
-        "lr": 3e-3, "measure_inference": False}  # fmt: skip
+        "lr": 3e-3, "measure_inference": False, "checkpoint_interval_s": 0}  # fmt: skip
 TEST_IMAGES = 12
 
 

@@ -22,7 +22,8 @@ datasets: [digits]
 search: {algorithm: random, trials_per_cell: 2, max_concurrent: 1, seed: 3}
 space:
   lr: {type: loguniform, low: 1.0e-3, high: 1.0e-2}
-fixed: {epochs: 3, batch_size: 64, measure_inference: false, crash_at_epoch: 3, crash_rank: 1}
+fixed: {epochs: 3, batch_size: 64, measure_inference: false, crash_at_epoch: 3, crash_rank: 1,
+        checkpoint_interval_s: 0}
 resources: {execution: pooled, workers: 2}
 """
 

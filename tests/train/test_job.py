@@ -57,7 +57,7 @@ def report_log(path: Path):
 def test_a_worker_killed_mid_trial_is_restarted_from_its_checkpoint(tmp_path):
     config = {
         "architecture": "simple_cnn", "dataset": "digits", "epochs": 3, "batch_size": 64,
-        "crash_at_epoch": 2, "measure_inference": False,
+        "crash_at_epoch": 2, "measure_inference": False, "checkpoint_interval_s": 0,
     }  # fmt: skip
     reports = tmp_path / "reports.jsonl"
     outcome = run_training_job(

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from benchmark.train.checkpoints import load_state, save_state
+from benchmark.train.config import TrialConfig
 from benchmark.train.loop import run_locally, run_trial
 from benchmark.train.runtime import LocalRuntime
 
@@ -23,6 +24,7 @@ BASE = {
     "lr": 2e-3,
     "seed": 7,
     "measure_inference": True,
+    "checkpoint_interval_s": 0,  # every epoch's checkpoint, however short the trial
 }
 
 
@@ -169,6 +171,16 @@ def test_checkpoints_come_at_the_interval_the_best_epoch_and_the_last_epoch():
         state = runtime.states[epoch]
         assert state["epoch"] == epoch
         assert {"model", "optimizer", "schedule", "rng", "early_stopping"} <= set(state)
+
+
+def test_a_trial_shorter_than_the_checkpoint_interval_keeps_only_its_final_checkpoint():
+    # The default interval is 30 s; these three epochs of digits take a second or two.
+    config = {key: value for key, value in BASE.items() if key != "checkpoint_interval_s"}
+    runtime = run_locally({**config, "measure_inference": False})
+    assert TrialConfig.from_dict(config).checkpoint_interval_s == 30.0
+    assert final_report(runtime)["wall_time_s"] < 30.0
+    assert set(runtime.states) == {"final"}
+    assert [r["epoch"] for r in epoch_reports(runtime)] == [1, 2, 3]
 
 
 def test_resuming_from_a_checkpoint_reproduces_the_next_epoch(tmp_path):
