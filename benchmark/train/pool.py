@@ -24,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import os
 import threading
 import time
 from pathlib import Path
@@ -388,6 +389,17 @@ def run_lane(
                 ray.util.remove_placement_group(placement_group)
 
 
+#: Ray Train's variable for how often a job's controller checks on its workers, which Ray
+#: Train passes from the process that starts the job to its controller.
+HEALTH_CHECK_INTERVAL_VARIABLE = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+
+#: A lane's controller checks its workers this often (Ray Train's default is every 2 s). A
+#: lane's loop returns when the sweep ends, and its job ends at the controller's next check:
+#: on a 2-core machine a sweep's close took 0.3 to 1.1 s with the default, 0.1 to 0.3 s
+#: with this, and the training no slower. A dead worker is noticed sooner too.
+LANE_HEALTH_CHECK_INTERVAL_S = 0.5
+
+
 @dataclasses.dataclass
 class TrainPool:
     """A sweep's broker and its running lanes (driver side).
@@ -395,11 +407,14 @@ class TrainPool:
     Each lane's trainer's ``fit()`` runs in a thread of the sweep's driver, as a Train
     job started from a script does: its controller lives beside the driver and dies with
     it. (Run as a Ray task instead, each lane first paid a process of its own and its
-    imports: 2 to 3 s more before its first trial on a 2-core machine.)
+    imports: 2 to 3 s more before its first trial on a 2-core machine.) While the pool
+    runs, the driver's environment sets the lanes' health-check interval, unless its user
+    set it; ``close`` puts it back.
     """
 
     broker: Any
     lanes: list[threading.Thread]
+    set_interval: bool = False
 
     @classmethod
     def start(
@@ -423,6 +438,9 @@ class TrainPool:
             lanes, max_failures, epoch_decisions
         )
         restarts = (max_failures + 1) * max(trials, 1)
+        set_interval = HEALTH_CHECK_INTERVAL_VARIABLE not in os.environ
+        if set_interval:  # read by each lane's trainer as its thread starts the job
+            os.environ[HEALTH_CHECK_INTERVAL_VARIABLE] = str(LANE_HEALTH_CHECK_INTERVAL_S)
         threads = [
             threading.Thread(
                 target=run_lane,
@@ -434,7 +452,7 @@ class TrainPool:
         ]
         for thread in threads:
             thread.start()
-        return cls(broker, threads)
+        return cls(broker, threads, set_interval)
 
     def close(self, timeout_s: float = 120.0) -> None:
         """Let every lane finish its loop and its job, waiting up to ``timeout_s`` in all.
@@ -451,3 +469,5 @@ class TrainPool:
             thread.join(max(0.0, deadline - time.monotonic()))
         if not any(thread.is_alive() for thread in self.lanes):
             ray.kill(self.broker)
+        if self.set_interval:
+            os.environ.pop(HEALTH_CHECK_INTERVAL_VARIABLE, None)

@@ -113,11 +113,12 @@ def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_
     frees it, and the trial the lane was running fails with the reason."""
     import os
     import signal
+    from pathlib import Path
 
     import ray
     from ray.util.state import list_actors
 
-    from benchmark.train.pool import TrainPool
+    from benchmark.train.pool import HEALTH_CHECK_INTERVAL_VARIABLE, TrainPool
     from benchmark.train.resources import WorkerResources
 
     def actors(class_name: str) -> dict[str, object]:
@@ -140,6 +141,9 @@ def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_
     assert not set(actors("PlacementGroupCleaner")) - earlier  # the lane started none
 
     [controller] = [a for i, a in actors("TrainController").items() if i not in earlier]
+    # The lane's controller checks on its workers every LANE_HEALTH_CHECK_INTERVAL_S.
+    environment = Path(f"/proc/{controller.pid}/environ").read_bytes().split(b"\0")
+    assert f"{HEALTH_CHECK_INTERVAL_VARIABLE}=0.5".encode() in environment
     os.kill(controller.pid, signal.SIGKILL)
     pool.lanes[0].join(timeout=120)
 
@@ -149,3 +153,4 @@ def test_a_lane_whose_controller_dies_alone_gives_its_cpus_back(tmp_path, local_
     assert final["status"] == "failed"
     assert final["error"].startswith("lane 0 ended: ")
     pool.close()
+    assert HEALTH_CHECK_INTERVAL_VARIABLE not in os.environ  # the driver's, as it was
