@@ -269,6 +269,18 @@ def test_grid_points_are_handed_out_in_file_order_first_key_slowest():
     assert searcher.suggest("trial-8") == Searcher.FINISHED
 
 
+#: What a searcher restored after handing out mlp 0, simple_cnn 0 and mlp 1 hands out next.
+CONTINUED = [(CNN, 1), (MLP, 2), (CNN, 2)]
+
+
+def restore_and_hand_out(plan, path, count: int) -> tuple[CellSearcher, dict[str, dict]]:
+    """A new searcher (as Tune makes it on resume) restored from ``path``, saved after 3
+    trials were handed out; its next ``count`` suggestions."""
+    restored = CellSearcher(plan)
+    restored.restore(str(path))
+    return restored, hand_out(restored, count, start=3)
+
+
 def test_a_restored_searcher_continues_where_the_saved_one_left_off(tmp_path):
     plan = make_plan("repeats=1")
     searcher = CellSearcher(plan)
@@ -277,14 +289,8 @@ def test_a_restored_searcher_continues_where_the_saved_one_left_off(tmp_path):
     path = tmp_path / "searcher.pkl"
     searcher.save(str(path))
 
-    restored = CellSearcher(plan)
-    restored.restore(str(path))
-    rest = hand_out(restored, 3, start=3)
-    assert [(c["cell"], c["trial_number"]) for c in rest.values()] == [
-        (CNN, 1),
-        (MLP, 2),
-        (CNN, 2),
-    ]
+    restored, rest = restore_and_hand_out(plan, path, 3)
+    assert [(c["cell"], c["trial_number"]) for c in rest.values()] == CONTINUED
     handed_out = [(c["cell"], c["trial_number"]) for c in [*first.values(), *rest.values()]]
     assert len(set(handed_out)) == 6
 
@@ -401,11 +407,5 @@ def test_a_state_saved_with_counts_of_trials_handed_out_is_restored_as_numbers(t
     path = tmp_path / "searcher.pkl"
     path.write_bytes(pickle.dumps(state))
 
-    restored = CellSearcher(plan)
-    restored.restore(str(path))
-    rest = hand_out(restored, 3, start=3)
-    assert [(c["cell"], c["trial_number"]) for c in rest.values()] == [
-        (CNN, 1),
-        (MLP, 2),
-        (CNN, 2),
-    ]
+    _, rest = restore_and_hand_out(plan, path, 3)
+    assert [(c["cell"], c["trial_number"]) for c in rest.values()] == CONTINUED
