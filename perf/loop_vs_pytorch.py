@@ -8,8 +8,8 @@ training images for validation, evaluates them after every epoch and the test im
 the end, each in a process of its own.
 
 * platform: ``benchmark.train.loop.run_locally``, the per-worker loop of every trial, with
-  the trial config's defaults (checkpoint state kept every epoch, inference latency
-  measured at the end). Its batches are slices of the images held on the device.
+  the trial config's defaults (checkpoint states kept in memory as a trial writes them,
+  inference latency measured at the end). Its batches are slices of the images held on the device.
 * baseline: what a competent user writes: the pickles read with numpy, a ``Dataset`` that
   turns one image into a normalised float tensor (torchvision's ``ToTensor`` +
   ``Normalize``, without the PIL round trip), a ``DataLoader`` with worker processes
@@ -123,8 +123,9 @@ def compare(args: Any) -> None:
         + ", ".join(f"{value:,.0f}" for value in platform["epoch_samples_per_s"])
         + "; baseline: "
         + ", ".join(f"{value:,.0f}" for value in baseline["epoch_samples_per_s"]),
-        "run: the platform's also profiles the model, keeps checkpoint state every epoch and "
-        "measures inference latency; process: imports and start-up as well",
+        "run: the platform's also profiles the model, keeps its checkpoint states in memory "
+        "(its final one, and an epoch's every checkpoint_interval_s) and measures inference "
+        "latency; process: imports and start-up as well",
     ]
     harness.report(
         "Training loop vs hand-written PyTorch", rows, device=args.device, size=args.size,
