@@ -162,9 +162,30 @@ class CellSearcher(Searcher):
         recorded, self._recorded_at_resume = self._recorded_at_resume, []
         with open(checkpoint_path, "rb") as file:
             self.__dict__.update(_numbered(pickle.load(file)))
-        for record in sorted(recorded, key=lambda r: r["trial_number"]):
-            if not self._knows(record):
-                self._take_in(record)
+        taken_in = [r for r in recorded if not self._knows(r)]
+        for record in sorted(taken_in, key=lambda r: r["trial_number"]):
+            self._take_in(record)
+        for cell_key in {record["cell"] for record in taken_in}:
+            self._reseed(self._plan.cell(cell_key))
+
+    def _reseed(self, cell: Cell) -> None:
+        """Give ``cell``'s sampler a new random stream after trials were taken in.
+
+        Restored, the sampler would go on from its saved state and draw again the values
+        of the trials just taken in, for the next trial numbers. The new stream is seeded
+        from the cell's seed and the number of trials its study now holds, so a resume
+        samples the same values each time it is made.
+        """
+        study = self._studies[cell.key]
+        if study is None or self._is_grid():
+            return
+        import numpy as np
+
+        held = len(study._ot_study.trials)
+        seed = int(
+            np.random.SeedSequence([_cell_seed(self._plan, cell), held]).generate_state(1)[0]
+        )
+        study._ot_study.sampler = _sampler(self._plan.spec.search.algorithm, seed)
 
     def _knows(self, record: dict[str, Any]) -> bool:
         """Whether ``record``'s trial was handed out before this searcher's state was saved."""
@@ -252,14 +273,17 @@ def _cell_study(plan: SweepPlan, cell: Cell) -> OptunaSearch | None:
     mode: str | list[str] = [o.direction for o in objectives]
     if len(objectives) == 1:
         metric, mode = metric[0], mode[0]
-    seed = plan.spec.search.seed * 1000 + cell.index
     # A grid's points are handed out by trial number (``grid_points``), not sampled.
     return OptunaSearch(
         space=optuna_space(cell.space),
         metric=metric,
         mode=mode,
-        sampler=_sampler(plan.spec.search.algorithm, seed),
+        sampler=_sampler(plan.spec.search.algorithm, _cell_seed(plan, cell)),
     )
+
+
+def _cell_seed(plan: SweepPlan, cell: Cell) -> int:
+    return plan.spec.search.seed * 1000 + cell.index
 
 
 def _sampler(algorithm: str, seed: int):

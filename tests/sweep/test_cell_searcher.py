@@ -409,3 +409,28 @@ def test_a_state_saved_with_counts_of_trials_handed_out_is_restored_as_numbers(t
 
     _, rest = restore_and_hand_out(plan, path, 3)
     assert [(c["cell"], c["trial_number"]) for c in rest.values()] == CONTINUED
+
+
+@pytest.mark.parametrize("algorithm", ["random", "optuna-tpe"])
+def test_after_a_trial_is_taken_in_the_search_does_not_draw_its_values_again(tmp_path, algorithm):
+    plan = make_plan(f"search.algorithm={algorithm}")
+    searcher = CellSearcher(plan)
+    hand_out(searcher, 2)  # mlp 0, simple_cnn 0
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    taken = searcher.suggest("trial-2")  # mlp 1: recorded, then the driver was killed
+    assert (taken["cell"], taken["trial_number"]) == (MLP, 1)
+
+    def resumed_mlp_params() -> dict:
+        restored = CellSearcher(plan)
+        restored.resume_with([recorded(taken, "trial-2", 0.9)])
+        restored.restore(str(path))
+        nexts = hand_out(restored, 2, start=100)  # simple_cnn 1, mlp 2
+        (mlp_2,) = of_cell(nexts, MLP).values()
+        assert mlp_2["trial_number"] == 2
+        return mlp_2["params"]
+
+    # Restored as saved, the sampler would draw mlp 1's values again for mlp 2.
+    assert resumed_mlp_params()["lr"] != taken["params"]["lr"]
+    # The new stream is the same on every resume of the same sweep.
+    assert resumed_mlp_params() == resumed_mlp_params()
