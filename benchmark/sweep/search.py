@@ -159,6 +159,8 @@ class CellSearcher(Searcher):
         self._recorded_at_resume = list(records)
 
     def restore(self, checkpoint_path: str) -> None:
+        """Tune's restore of the saved state; then the records given by ``resume_with`` of
+        trials that state never handed out are taken in (see the module's docstring)."""
         recorded, self._recorded_at_resume = self._recorded_at_resume, []
         with open(checkpoint_path, "rb") as file:
             self.__dict__.update(_numbered(pickle.load(file)))
