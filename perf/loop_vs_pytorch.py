@@ -9,7 +9,8 @@ the end, each in a process of its own.
 
 * platform: ``benchmark.train.loop.run_locally``, the per-worker loop of every trial, with
   the trial config's defaults (checkpoint states kept in memory as a trial writes them,
-  inference latency measured at the end). Its batches are slices of the images held on the device.
+  inference latency measured at the end). Its batches are slices of the images held on the
+  device.
 * baseline: what a competent user writes: the pickles read with numpy, a ``Dataset`` that
   turns one image into a normalised float tensor (torchvision's ``ToTensor`` +
   ``Normalize``, without the PIL round trip), a ``DataLoader`` with worker processes

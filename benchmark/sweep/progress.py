@@ -46,8 +46,8 @@ class SweepProgress(Callback):
         self._live: Live | None = None
         self._quiet = quiet
         for record in records:  # finished before a resume
-            final = {**record["metrics"], "is_final": True, "status": record["status"]}
-            self._count(self._cells.setdefault(record["cell"], CellProgress()), final, False)
+            cell = self._cells.setdefault(record["cell"], CellProgress())
+            self._count(cell, record["status"], record["metrics"].get(self._objective.metric))
 
     def setup(self, **info) -> None:
         if not self._quiet:
@@ -76,17 +76,16 @@ class SweepProgress(Callback):
         cell = self._cell(trial)
         cell.running = max(0, cell.running - 1)
         if not result.get(RECORDED):  # else counted from its record already
-            self._count(cell, result, failed)
+            status = "failed" if failed else result.get("status", "early_stopped")
+            if not result.get("is_final") and not failed:
+                status = "early_stopped"
+            self._count(cell, status, result.get(self._objective.metric))
         self._refresh()
 
-    def _count(self, cell: CellProgress, result: dict[str, Any], failed: bool) -> None:
-        status = "failed" if failed else result.get("status", "early_stopped")
-        if not result.get("is_final") and not failed:
-            status = "early_stopped"
+    def _count(self, cell: CellProgress, status: str, value: Any) -> None:
         setattr(
             cell, status if hasattr(cell, status) else "completed", getattr(cell, status, 0) + 1
         )
-        value = result.get(self._objective.metric)
         if status == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
             better = max if self._objective.direction == "max" else min
             cell.best = value if cell.best is None else better(cell.best, value)

@@ -138,9 +138,10 @@ def _run(
     directory.write_state("running", resumed=resume)
     pool = _start_pool(plan, directory, concurrency)
     try:
-        tuner, scheduler = _tuner(plan, directory, concurrency, resume, pool)
+        recorded = directory.records() if resume else []  # finished before the resume
+        tuner, scheduler = _tuner(plan, directory, concurrency, recorded, resume, pool)
         publisher = _attach_callbacks(
-            tuner, plan, directory, scheduler, tracker, console, quiet, pool
+            tuner, plan, directory, scheduler, tracker, console, quiet, pool, recorded
         )
         started = time.monotonic()
         # Tune answers a first Ctrl-C by stopping its trials cleanly; a second one lands here.
@@ -315,6 +316,7 @@ def _tuner(
     plan: SweepPlan,
     directory: SweepDirectory,
     concurrency: int,
+    recorded: list[dict[str, Any]],
     resume: bool,
     pool: TrainPool | None,
 ):
@@ -352,7 +354,7 @@ def _tuner(
         )
         tune_config = tuner._local_tuner._tune_config
         # Trials recorded after Tune last saved the searcher are not handed out again.
-        tune_config.search_alg.resume_with(directory.records())
+        tune_config.search_alg.resume_with(recorded)
         return tuner, tune_config.scheduler
     scheduler = CellScheduler(plan)
     tuner = tune.Tuner(
@@ -379,7 +381,7 @@ def _tuner(
     return tuner, scheduler
 
 
-def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet, pool):
+def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet, pool, recorded):
     """Give the run this process's recorder and live view.
 
     Tune pickles its run config into the experiment when the tuner is built and restores
@@ -402,7 +404,7 @@ def _attach_callbacks(tuner, plan, directory, scheduler, tracker, console, quiet
     tuner._local_tuner.get_run_config().callbacks = [
         JsonLoggerCallback(),  # Tune's own result.json per trial, beside the tables
         TrialRecorder(directory, scheduler.stopped, publisher),
-        SweepProgress(plan, console, quiet=quiet, records=directory.records()),
+        SweepProgress(plan, console, quiet=quiet, records=recorded),
     ]
     if pool is not None:
         tuner._local_tuner.get_run_config().callbacks.append(LaneReleaser(pool.broker))
