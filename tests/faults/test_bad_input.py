@@ -92,6 +92,11 @@ FILE_CASES = {
     "log scale from zero": Case(
         r": space\.lr\.low: must be greater than 0 \(got 0\)", edit=("low: 1.0e-4", "low: 0")
     ),
+    "negative checkpoint interval": Case(
+        r": fixed\.checkpoint_interval_s: must be greater than or equal to 0 \(got -1, cell "
+        r"simple_cnn/digits\)",
+        fixed="checkpoint_interval_s: -1",
+    ),
     "unknown architecture": Case(
         r": architectures\[0\]\.architecture: unknown architecture 'simple_cnnn'; did you mean "
         r"simple_cnn",
